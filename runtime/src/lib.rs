@@ -1,0 +1,2 @@
+//! netplan runtime.
+pub mod kernel;
