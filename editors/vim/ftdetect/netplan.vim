@@ -1,0 +1,2 @@
+" netplan topology files
+autocmd BufRead,BufNewFile *.net setlocal filetype=netplan
