@@ -1,0 +1,115 @@
+; Highlights for the netplan topology language (.net).
+; Capture names follow the common tree-sitter conventions (Neovim, Zed); the
+; patterns do not overlap, so the order of patterns does not matter.
+
+; ------------------------------------------------------------------ keywords
+
+[
+  "network"
+  "container"
+  "hook"
+  "driver"
+  "subnet"
+  "gateway"
+  "ip-range"
+  "aux"
+  "bridge"
+  "mtu"
+  "icc"
+  "masquerade"
+  "host-ip"
+  "label"
+  "option"
+  "alias-mode"
+  "ip"
+  "ip6"
+  "alias"
+  "link"
+  "mac"
+  "publish"
+  "run"
+  "dns"
+] @keyword
+
+; flags: the statement is the keyword
+(ipv6_statement) @keyword
+
+(internal_statement) @keyword
+
+"as" @keyword.operator
+
+; ------------------------------------------------------------------ names
+
+(network_declaration
+  name: (network_name) @type.definition)
+
+(network_attachment
+  network: (network_name) @type
+  (#not-any-of? @type "bridge" "host" "none"))
+
+; the predefined networks
+(network_attachment
+  network: (network_name) @constant.builtin
+  (#any-of? @constant.builtin "bridge" "host" "none"))
+
+(container_declaration
+  name: (container_name) @function)
+
+(link_statement
+  container: (container_name) @function.call)
+
+(alias_name) @label
+
+(aux_name) @variable
+
+(interface_name) @variable.member
+
+(label_key) @property
+
+(option_key) @property
+
+; ------------------------------------------------------------------ values
+
+(driver) @constant.builtin
+
+(alias_mode) @constant.builtin
+
+(event) @constant.builtin
+
+(protocol) @constant.builtin
+
+(boolean) @boolean
+
+[
+  (ipv4_address)
+  (ipv6_address)
+  (mac_address)
+  (prefix_length)
+  (port)
+  (integer)
+] @number
+
+(script_path) @string.special.path
+
+(string) @string
+
+(escape_sequence) @string.escape
+
+(comment) @comment
+
+; ------------------------------------------------------------------ punctuation
+
+[
+  "{"
+  "}"
+  "["
+  "]"
+] @punctuation.bracket
+
+[
+  ";"
+  ":"
+  "/"
+] @punctuation.delimiter
+
+"=" @operator
