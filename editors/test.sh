@@ -63,7 +63,7 @@ printf '{"parser-directories": ["%s"]}\n' "$here" > "$TREE_SITTER_DIR/config.jso
 
 # the real topology files: examples and valid parser inputs
 shopt -s nullglob
-files=("$root"/examples/*.net "$root"/golden/parse/*.net)
+files=("$root"/examples/*.net "$root"/golden/parse/*.net "$here"/samples/*.net)
 shopt -u nullglob
 rel() { printf '%s' "${1#"$root"/}"; }
 
