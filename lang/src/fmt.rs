@@ -1,1 +1,558 @@
-//! The canonical formatter.
+//! The canonical formatter: `netplan fmt`.
+//!
+//! [`format`] rewrites a file that parses completely into one canonical text. It refuses a
+//! file with a syntax or literal error (it returns the parse diagnostics) and a file with an
+//! unknown or misplaced statement (`netplan::fmt::unknown`), because it could not print those
+//! without guessing. Formatting never changes the meaning: the output parses to the same
+//! tree (spans aside) with the same comments, and formatting it again changes nothing.
+//!
+//! # Rules
+//!
+//! * **Layout.** One statement per line, indented by two spaces per block level. A block is
+//!   always written out over several lines (`network a { link b as c; alias d }` becomes
+//!   three lines and a `}`), except an empty block with no comment inside, which is written
+//!   `network a {}`. An omitted block stays omitted (`network tuned`).
+//! * **Spacing.** Tokens are separated by one space; `label key = "value"` and
+//!   `option "key" = "value"` have a space on each side of `=`; `;` separators disappear.
+//! * **Blank lines.** Runs of blank lines shrink to one. Top-level items are always separated
+//!   by at least one blank line: where the author left none, one is added right after the
+//!   earlier item (so a comment directly above an item stays attached to it). Inside a block,
+//!   a blank line is kept where the author had one or more, but never right after `{` nor
+//!   right before `}`. The file starts with no blank line and ends with exactly one newline
+//!   (an empty file stays empty). Line endings are `\n` (CRLF input is converted).
+//! * **Comments** are all kept, with their text unchanged except for trailing whitespace.
+//!   A comment that follows code on the same line is a *trailing* comment of the line that
+//!   code ends up on, written after it with two spaces before `#`; a comment after `{`
+//!   stays on the opening line, one after `}` on the closing line. A comment on a line of its
+//!   own is a *leading* comment of the next statement (or closing brace) and takes that
+//!   statement's indentation (inside a block, before `}`: the block's inner indentation).
+//!   Comments after the last item stay at the end of the file. A block with nothing but
+//!   comments inside is written out over several lines, so the comments stay inside it.
+//! * **Literals** are written canonically: addresses and CIDRs as the standard library prints
+//!   them (IPv6 compressed, lower-case; a CIDR keeps its host bits), MAC addresses as six
+//!   lower-case octets separated by `:`, port mappings as `[HOST_IP:][HOST_PORT:]PORT/PROTO`
+//!   with the protocol always written (`publish 80` becomes `publish 80/tcp`), numbers
+//!   without leading zeros, strings re-quoted with `\\`, `\"`, `\n` and `\t` escaped and
+//!   everything else written as is. Names are written as they are.
+
+use crate::ast::*;
+use crate::diag::Diag;
+
+/// Formats source text canonically (see the [module documentation](self) for the rules).
+///
+/// Returns the parse diagnostics when the file does not parse, and one
+/// `netplan::fmt::unknown` error per unknown statement.
+pub fn format(text: &str) -> Result<String, Vec<Diag>> {
+    let file = crate::parse(text)?;
+    let unknown = unknown_diags(&file);
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    Ok(format_file(&file, text))
+}
+
+/// Formats a parsed file without unknown statements; `text` is the source it was parsed from.
+/// Unknown statements are left out, so call it only after [`format`]'s check (or use
+/// [`format`]).
+fn format_file(file: &File, text: &str) -> String {
+    let mut b = Lines {
+        comments: &file.comments,
+        lines: Vec::new(),
+    };
+    for item in &file.items {
+        let first = b.lines.len();
+        b.item(item);
+        if let Some(l) = b.lines.get_mut(first) {
+            l.item_start = true;
+        }
+    }
+    render(&b.lines, &file.comments, text)
+}
+
+// ------------------------------------------------------------------ refusing unknowns
+
+fn unknown_diags(file: &File) -> Vec<Diag> {
+    let mut found: Vec<&Unknown> = Vec::new();
+    for item in &file.items {
+        match item {
+            Item::Unknown(u) => found.push(u),
+            Item::Network(n) => {
+                for s in n.stmts() {
+                    match s {
+                        NetworkStmt::Unknown(u) => found.push(u),
+                        NetworkStmt::Subnet(sub) => {
+                            found.extend(sub.stmts().iter().filter_map(|s| match s {
+                                SubnetStmt::Unknown(u) => Some(u),
+                                _ => None,
+                            }))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Item::Container(c) => {
+                for s in c.stmts() {
+                    match s {
+                        ContainerStmt::Unknown(u) => found.push(u),
+                        ContainerStmt::Network(a) => found.extend(a.stmts().iter().filter_map(|s| match s {
+                            AttachStmt::Unknown(u) => Some(u),
+                            _ => None,
+                        })),
+                        _ => {}
+                    }
+                }
+            }
+            Item::Hook(_) => {}
+        }
+    }
+    found
+        .into_iter()
+        .map(|u| {
+            Diag::error(
+                "netplan::fmt::unknown",
+                format!(
+                    "cannot format a file with an unknown or misplaced statement `{}`",
+                    u.keyword.value
+                ),
+            )
+            .primary(u.keyword.span, "not a statement of this block")
+            .help("the formatter rewrites only files it understands completely; fix or remove this statement first (`netplan check` suggests what was meant)")
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ lines of code
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A line ending with `{`.
+    Open,
+    /// A `}` line.
+    Close,
+    /// A statement (or a statement with an empty `{}` block).
+    Plain,
+}
+
+/// One output line of code, with where it came from.
+#[derive(Debug)]
+struct Line {
+    depth: usize,
+    text: String,
+    kind: Kind,
+    /// Where the line's code starts in the source.
+    start: usize,
+    /// Where the line's last token ends in the source: comments after it on the same
+    /// source line are trailing comments of this line.
+    anchor: usize,
+    /// The first line of a top-level item.
+    item_start: bool,
+}
+
+struct Lines<'a> {
+    comments: &'a [Comment],
+    lines: Vec<Line>,
+}
+
+impl Lines<'_> {
+    fn push(&mut self, depth: usize, text: String, kind: Kind, start: usize, anchor: usize) {
+        self.lines.push(Line {
+            depth,
+            text,
+            kind,
+            start,
+            anchor,
+            item_start: false,
+        });
+    }
+
+    /// True when a comment starts inside `span`.
+    fn has_comment_in(&self, span: Span) -> bool {
+        let i = self.comments.partition_point(|c| c.span.start < span.start);
+        self.comments.get(i).is_some_and(|c| c.span.start < span.end)
+    }
+
+    /// A statement with an optional block: `head`, `head {}` or `head {` … `}`.
+    /// `head_end` is where the head's last token ends in the source.
+    fn with_block<T>(
+        &mut self,
+        depth: usize,
+        head: String,
+        start: usize,
+        head_end: usize,
+        block: Option<&Block<T>>,
+        mut stmt: impl FnMut(&mut Self, usize, &T),
+    ) {
+        match block {
+            None => self.push(depth, head, Kind::Plain, start, head_end),
+            Some(b) if b.stmts.is_empty() && !self.has_comment_in(b.span) => {
+                self.push(depth, format!("{head} {{}}"), Kind::Plain, start, b.span.end)
+            }
+            Some(b) => {
+                self.push(depth, format!("{head} {{"), Kind::Open, start, b.span.start + 1);
+                for s in &b.stmts {
+                    stmt(self, depth + 1, s);
+                }
+                let close = b.span.end.saturating_sub(1);
+                self.push(depth, "}".into(), Kind::Close, close, b.span.end);
+            }
+        }
+    }
+
+    fn plain(&mut self, depth: usize, text: String, span: Span) {
+        self.push(depth, text, Kind::Plain, span.start, span.end);
+    }
+
+    fn item(&mut self, item: &Item) {
+        match item {
+            Item::Network(n) => self.with_block(
+                0,
+                format!("network {}", n.name.value),
+                n.span.start,
+                n.name.span.end,
+                n.block.as_ref(),
+                Self::network_stmt,
+            ),
+            Item::Container(c) => self.with_block(
+                0,
+                format!("container {}", c.name.value),
+                c.span.start,
+                c.name.span.end,
+                c.block.as_ref(),
+                Self::container_stmt,
+            ),
+            Item::Hook(h) => self.plain(0, hook(h), h.span),
+            Item::Unknown(_) => {}
+        }
+    }
+
+    fn network_stmt(&mut self, depth: usize, s: &NetworkStmt) {
+        let text = match s {
+            NetworkStmt::Subnet(sub) => {
+                return self.with_block(
+                    depth,
+                    format!("subnet {}", sub.cidr.value),
+                    sub.span.start,
+                    sub.cidr.span.end,
+                    sub.block.as_ref(),
+                    Self::subnet_stmt,
+                );
+            }
+            NetworkStmt::Driver { name, .. } => format!("driver {}", name.value),
+            NetworkStmt::Ipv6 { .. } => "ipv6".into(),
+            NetworkStmt::Gateway(a) => format!("gateway {}", a.addr.value),
+            NetworkStmt::IpRange(c) => format!("ip-range {}", c.cidr.value),
+            NetworkStmt::Aux(a) => aux(a),
+            NetworkStmt::Bridge { name, .. } => format!("bridge {}", name.value),
+            NetworkStmt::Mtu { value, .. } => format!("mtu {}", value.value),
+            NetworkStmt::Icc { on, .. } => format!("icc {}", on_off(on.value)),
+            NetworkStmt::Masquerade { on, .. } => format!("masquerade {}", on_off(on.value)),
+            NetworkStmt::HostIp(a) => format!("host-ip {}", a.addr.value),
+            NetworkStmt::Label { key, value, .. } => format!("label {} = {}", key.value, quote(&value.value)),
+            NetworkStmt::Internal { .. } => "internal".into(),
+            NetworkStmt::Option { key, value, .. } => {
+                format!("option {} = {}", quote(&key.value), quote(&value.value))
+            }
+            NetworkStmt::AliasMode { name, .. } => format!("alias-mode {}", name.value),
+            NetworkStmt::Hook(h) => hook(h),
+            NetworkStmt::Unknown(_) => return,
+        };
+        self.plain(depth, text, s.span());
+    }
+
+    fn subnet_stmt(&mut self, depth: usize, s: &SubnetStmt) {
+        let text = match s {
+            SubnetStmt::Gateway(a) => format!("gateway {}", a.addr.value),
+            SubnetStmt::IpRange(c) => format!("ip-range {}", c.cidr.value),
+            SubnetStmt::Aux(a) => aux(a),
+            SubnetStmt::Unknown(_) => return,
+        };
+        self.plain(depth, text, s.span());
+    }
+
+    fn container_stmt(&mut self, depth: usize, s: &ContainerStmt) {
+        let text = match s {
+            ContainerStmt::Network(a) => {
+                return self.with_block(
+                    depth,
+                    format!("network {}", a.network.value),
+                    a.span.start,
+                    a.network.span.end,
+                    a.block.as_ref(),
+                    Self::attach_stmt,
+                );
+            }
+            ContainerStmt::Publish(p) => format!("publish {}", p.spec.value),
+            ContainerStmt::Run { command, .. } => format!("run {}", quote(&command.value)),
+            ContainerStmt::Dns(a) => format!("dns {}", a.addr.value),
+            ContainerStmt::Hook(h) => hook(h),
+            ContainerStmt::Unknown(_) => return,
+        };
+        self.plain(depth, text, s.span());
+    }
+
+    fn attach_stmt(&mut self, depth: usize, s: &AttachStmt) {
+        let text = match s {
+            AttachStmt::Ip { addr, .. } => format!("ip {}", addr.value),
+            AttachStmt::Ip6 { addr, .. } => format!("ip6 {}", addr.value),
+            AttachStmt::Alias { name, .. } => format!("alias {}", name.value),
+            AttachStmt::Link { target, alias, .. } => format!("link {} as {}", target.value, alias.value),
+            AttachStmt::Mac { mac, .. } => format!("mac {}", mac.value),
+            AttachStmt::Unknown(_) => return,
+        };
+        self.plain(depth, text, s.span());
+    }
+}
+
+fn hook(h: &HookDecl) -> String {
+    format!("hook {} {}", h.event.value, quote(&h.path.value))
+}
+
+fn aux(a: &AuxStmt) -> String {
+    format!("aux {} {}", a.name.value, a.addr.value)
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+/// A string literal whose value is `s`.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ------------------------------------------------------------------ comments and blank lines
+
+/// Where each comment goes.
+struct Placed<'a> {
+    leading: Vec<Vec<&'a Comment>>,
+    trailing: Vec<Option<&'a Comment>>,
+    /// Comments after the last line of code.
+    tail: Vec<&'a Comment>,
+}
+
+fn place<'a>(lines: &[Line], comments: &'a [Comment], text: &str) -> Placed<'a> {
+    let mut p = Placed {
+        leading: vec![Vec::new(); lines.len()],
+        trailing: vec![None; lines.len()],
+        tail: Vec::new(),
+    };
+    for c in comments {
+        // The last line whose code ends before the comment.
+        let k = lines.partition_point(|l| l.anchor <= c.span.start);
+        if let Some(prev) = k.checked_sub(1)
+            && newlines(text, lines[prev].anchor, c.span.start) == 0
+            && p.trailing[prev].is_none()
+        {
+            p.trailing[prev] = Some(c);
+        } else if let Some(lead) = p.leading.get_mut(k) {
+            lead.push(c);
+        } else {
+            p.tail.push(c);
+        }
+    }
+    p
+}
+
+/// The number of line breaks in `text[from..to]`.
+fn newlines(text: &str, from: usize, to: usize) -> usize {
+    text.as_bytes()
+        .get(from..to)
+        .map_or(0, |s| s.iter().filter(|&&b| b == b'\n').count())
+}
+
+/// The output under construction.
+struct Out<'t> {
+    text: &'t str,
+    out: String,
+    /// Where the previous element ended in the source, and whether it opened a block.
+    prev: Option<(usize, Kind)>,
+}
+
+impl Out<'_> {
+    /// Whether the source had a blank line between the previous element and one at `start`.
+    fn blank_before(&self, start: usize) -> bool {
+        match self.prev {
+            None | Some((_, Kind::Open)) => false,
+            Some((end, _)) => newlines(self.text, end, start) >= 2,
+        }
+    }
+
+    fn line(&mut self, blank: bool, depth: usize, code: &str, trailing: Option<&Comment>) {
+        if blank {
+            self.out.push('\n');
+        }
+        for _ in 0..depth {
+            self.out.push_str("  ");
+        }
+        self.out.push_str(code);
+        if let Some(c) = trailing {
+            if !code.is_empty() {
+                self.out.push_str("  ");
+            }
+            self.out.push_str(c.text.trim_end());
+        }
+        self.out.push('\n');
+    }
+}
+
+fn render(lines: &[Line], comments: &[Comment], text: &str) -> String {
+    let placed = place(lines, comments, text);
+    let mut o = Out {
+        text,
+        out: String::with_capacity(text.len() + text.len() / 8),
+        prev: None,
+    };
+    for (i, line) in lines.iter().enumerate() {
+        let leading = placed.leading.get(i).map_or(&[][..], |v| &v[..]);
+        let comment_depth = if line.kind == Kind::Close {
+            line.depth + 1
+        } else {
+            line.depth
+        };
+        // Blank lines before each leading comment and before the line itself.
+        let mut blanks: Vec<bool> = leading.iter().map(|c| o.blank_before(c.span.start)).collect();
+        let first_blank = blanks
+            .first()
+            .copied()
+            .unwrap_or_else(|| o.blank_before(line.start));
+        if let Some(b) = blanks.first_mut() {
+            *b = first_blank;
+        }
+        for (j, c) in leading.iter().enumerate().skip(1) {
+            let end = leading[j - 1].span.end;
+            blanks[j] = newlines(text, end, c.span.start) >= 2;
+        }
+        let line_blank = match (line.kind, leading.last()) {
+            (Kind::Close, _) => false,
+            (_, Some(c)) => newlines(text, c.span.end, line.start) >= 2,
+            (_, None) => first_blank,
+        };
+        // Top-level items are always separated by a blank line.
+        if line.item_start && i > 0 && !blanks.contains(&true) && !line_blank {
+            match blanks.first_mut() {
+                Some(b) => *b = true,
+                None => {
+                    o.out.push('\n');
+                }
+            }
+        }
+        for (c, blank) in leading.iter().zip(&blanks) {
+            o.line(*blank, comment_depth, "", Some(c));
+            o.prev = Some((c.span.end, Kind::Plain));
+        }
+        o.line(
+            line_blank,
+            line.depth,
+            &line.text,
+            placed.trailing.get(i).copied().flatten(),
+        );
+        let end = placed
+            .trailing
+            .get(i)
+            .copied()
+            .flatten()
+            .map_or(line.anchor, |c| c.span.end);
+        o.prev = Some((end, line.kind));
+    }
+    for c in &placed.tail {
+        let blank = o.blank_before(c.span.start);
+        o.line(blank, 0, "", Some(c));
+        o.prev = Some((c.span.end, Kind::Plain));
+    }
+    o.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(s: &str) -> String {
+        match format(s) {
+            Ok(out) => out,
+            Err(d) => panic!("refused: {d:?}"),
+        }
+    }
+
+    #[test]
+    fn expands_one_line_blocks() {
+        assert_eq!(
+            fmt("container c { network n { link a as b; alias web }   # x\n}"),
+            "container c {\n  network n {\n    link a as b\n    alias web\n  }  # x\n}\n"
+        );
+    }
+
+    #[test]
+    fn empty_and_omitted_blocks() {
+        assert_eq!(
+            fmt("network a {\n\n}\nnetwork b\n"),
+            "network a {}\n\nnetwork b\n"
+        );
+        assert_eq!(fmt("network a { # inside\n}"), "network a {  # inside\n}\n");
+        assert_eq!(fmt("network a {\n # inside\n}"), "network a {\n  # inside\n}\n");
+    }
+
+    #[test]
+    fn omitted_block_keeps_trailing_comment() {
+        assert_eq!(
+            fmt("container c {\n network tuned   # t\n  network b\n}"),
+            "container c {\n  network tuned  # t\n  network b\n}\n"
+        );
+    }
+
+    #[test]
+    fn blank_lines() {
+        let src =
+            "\n\n# head\n\n\nnetwork a {\n\n  mtu 1400\n\n\n  icc off\n\n}\n# about b\nnetwork b {}\n\n\n";
+        assert_eq!(
+            fmt(src),
+            "# head\n\nnetwork a {\n  mtu 1400\n\n  icc off\n}\n\n# about b\nnetwork b {}\n"
+        );
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(
+            fmt(
+                "network n { subnet FD00:0:0:0::/64; mtu 01400 }\ncontainer c { network n { mac 02-42-AC-19-03-03; ip6 FD00::0003 }; publish 80 }"
+            ),
+            "network n {\n  subnet fd00::/64\n  mtu 1400\n}\n\ncontainer c {\n  network n {\n    mac 02:42:ac:19:03:03\n    ip6 fd00::3\n  }\n  publish 80/tcp\n}\n"
+        );
+        assert_eq!(
+            fmt("network n {\n  label a = \"q\\\"\\\\\\n\\t\\x\"\n}"),
+            "network n {\n  label a = \"q\\\"\\\\\\n\\tx\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn crlf_and_empty() {
+        assert_eq!(
+            fmt("network a {\r\n  mtu 1 # c\r\n}\r\n"),
+            "network a {\n  mtu 1  # c\n}\n"
+        );
+        assert_eq!(fmt(""), "");
+        assert_eq!(fmt("\n\n"), "");
+        assert_eq!(fmt("# only\n\n\n# two  \n"), "# only\n\n# two\n");
+    }
+
+    #[test]
+    fn refuses_unknown_statements() {
+        let Err(d) = format("network a {\n  subnett 10.0.0.0/24\n}\n") else {
+            panic!("accepted an unknown statement");
+        };
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, "netplan::fmt::unknown");
+        assert!(d[0].message.contains("`subnett`"));
+    }
+}
