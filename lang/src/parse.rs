@@ -27,7 +27,7 @@ pub fn parse(text: &str) -> Result<File, Vec<Diag>> {
             Rule::network_decl => items.push(Item::Network(b.network(p))),
             Rule::container_decl => items.push(Item::Container(b.container(p))),
             Rule::hook_stmt => items.push(Item::Hook(b.hook(p))),
-            Rule::unknown_stmt => items.push(Item::Unknown(unknown_stmt(p))),
+            Rule::unknown_stmt | Rule::misplaced_stmt => items.push(Item::Unknown(unknown_stmt(p))),
             _ => {}
         }
     }
@@ -112,7 +112,7 @@ impl Builder {
     fn network_stmt(&mut self, p: Pair<'_, Rule>) -> Option<NetworkStmt> {
         let span: Span = p.as_span().into();
         let rule = p.as_rule();
-        if rule == Rule::unknown_stmt {
+        if matches!(rule, Rule::unknown_stmt | Rule::misplaced_stmt) {
             return Some(NetworkStmt::Unknown(unknown_stmt(p)));
         }
         if rule == Rule::hook_stmt {
@@ -182,7 +182,7 @@ impl Builder {
     fn subnet_stmt(&mut self, p: Pair<'_, Rule>) -> Option<SubnetStmt> {
         let span: Span = p.as_span().into();
         let rule = p.as_rule();
-        if rule == Rule::unknown_stmt {
+        if matches!(rule, Rule::unknown_stmt | Rule::misplaced_stmt) {
             return Some(SubnetStmt::Unknown(unknown_stmt(p)));
         }
         let mut a = args(p);
@@ -213,7 +213,9 @@ impl Builder {
         let span: Span = p.as_span().into();
         let rule = p.as_rule();
         match rule {
-            Rule::unknown_stmt => return Some(ContainerStmt::Unknown(unknown_stmt(p))),
+            Rule::unknown_stmt | Rule::misplaced_stmt => {
+                return Some(ContainerStmt::Unknown(unknown_stmt(p)));
+            }
             Rule::hook_stmt => return Some(ContainerStmt::Hook(self.hook(p))),
             _ => {}
         }
@@ -258,7 +260,7 @@ impl Builder {
     fn attach_stmt(&mut self, p: Pair<'_, Rule>) -> Option<AttachStmt> {
         let span: Span = p.as_span().into();
         let rule = p.as_rule();
-        if rule == Rule::unknown_stmt {
+        if matches!(rule, Rule::unknown_stmt | Rule::misplaced_stmt) {
             return Some(AttachStmt::Unknown(unknown_stmt(p)));
         }
         let mut a = args(p);
@@ -570,7 +572,7 @@ fn rule_words(r: &Rule) -> String {
         Rule::network_decl | Rule::kw_network => "`network`".into(),
         Rule::container_decl | Rule::kw_container => "`container`".into(),
         Rule::hook_stmt | Rule::kw_hook => "`hook`".into(),
-        Rule::unknown_stmt => "a statement".into(),
+        Rule::unknown_stmt | Rule::misplaced_stmt => "a statement".into(),
         Rule::kw_as => "`as`".into(),
         Rule::network_block | Rule::container_block | Rule::attach_block | Rule::subnet_block => {
             "a `{ … }` block".into()

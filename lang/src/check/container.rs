@@ -1,0 +1,606 @@
+//! Containers and their attachments: networks, static addresses, aliases, links, MACs.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::ast::{
+    AttachDecl, AttachStmt, ContainerDecl, ContainerStmt, File, Item, Mac, Name, PublishStmt, Span,
+};
+use crate::diag::{Diag, did_you_mean};
+use crate::model::{Attachment, Container, Link, NetworkKind};
+
+use super::network::Seen;
+use super::subnet::{reserved, reserved_help};
+use super::text::{family, join};
+use super::{Networks, codes, hooks, publish};
+
+/// A container after its own checks, waiting for the checks that need every container.
+#[derive(Debug)]
+pub(super) struct Lowered<'a> {
+    pub model: Container,
+    /// The network of each attachment of `model`, by index.
+    pub nets: Vec<usize>,
+    /// Where each attachment names its network.
+    pub net_spans: Vec<Span>,
+    pub links: Vec<PendingLink<'a>>,
+    pub publishes: Vec<&'a PublishStmt>,
+    /// False for a second container of the same name: checked, but left out of the topology.
+    pub keep: bool,
+}
+
+/// A link, checked once every container is known.
+#[derive(Debug)]
+pub(super) struct PendingLink<'a> {
+    net: usize,
+    target: &'a Name,
+    alias: &'a Name,
+}
+
+struct Ctx<'n, 'a> {
+    nets: &'n mut Networks<'a>,
+    /// Static addresses per (network, address): who holds it and where.
+    ips: HashMap<(usize, IpAddr), (String, Span)>,
+    macs: HashMap<(usize, Mac), (String, Span)>,
+    diags: &'n mut Vec<Diag>,
+}
+
+/// Lowers every container and runs the checks between containers.
+pub(super) fn lower_all<'a>(
+    file: &'a File,
+    nets: &mut Networks<'a>,
+    diags: &mut Vec<Diag>,
+) -> Vec<Container> {
+    let decls: Vec<&ContainerDecl> = file
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Container(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let mut first: HashMap<&str, Span> = HashMap::new();
+    let mut keep = Vec::with_capacity(decls.len());
+    for c in &decls {
+        let name = c.name.value.as_str();
+        match first.get(name) {
+            Some(span) => {
+                diags.push(
+                    Diag::error(
+                        codes::CONTAINER_DUPLICATE,
+                        format!("the container name \"{name}\" is already in use"),
+                    )
+                    .primary(c.name.span, "declared again here")
+                    .secondary(*span, "first declared here")
+                    .help("give each container its own name, or merge the two blocks"),
+                );
+                keep.push(false);
+            }
+            None => {
+                first.insert(name, c.name.span);
+                keep.push(true);
+            }
+        }
+    }
+
+    let mut cx = Ctx {
+        nets,
+        ips: HashMap::new(),
+        macs: HashMap::new(),
+        diags,
+    };
+    let lowered: Vec<Lowered<'_>> = decls
+        .iter()
+        .zip(keep)
+        .map(|(c, keep)| {
+            let mut l = cx.container(c);
+            l.keep = keep;
+            l
+        })
+        .collect();
+    let Ctx { nets, diags, .. } = cx;
+    check_links(&lowered, nets, diags);
+    publish::check(&lowered, nets, diags);
+    lowered.into_iter().filter(|l| l.keep).map(|l| l.model).collect()
+}
+
+impl<'a> Ctx<'_, 'a> {
+    fn container(&mut self, c: &'a ContainerDecl) -> Lowered<'a> {
+        let name = c.name.value.clone();
+        let owner = format!("container `{name}`");
+        let mut l = Lowered {
+            model: Container {
+                name: name.clone(),
+                attachments: Vec::new(),
+                publish: Vec::new(),
+                run: None,
+                dns: Vec::new(),
+                hooks: Vec::new(),
+                span: c.span,
+            },
+            nets: Vec::new(),
+            net_spans: Vec::new(),
+            links: Vec::new(),
+            publishes: Vec::new(),
+            keep: true,
+        };
+        let mut seen = Seen::default();
+        let mut attached: HashMap<usize, Span> = HashMap::new();
+        let mut any_network = false;
+        for stmt in c.stmts() {
+            match stmt {
+                ContainerStmt::Network(a) => {
+                    any_network = true;
+                    let Some(idx) = self.resolve(&a.network) else {
+                        continue;
+                    };
+                    if let Some(first) = attached.get(&idx) {
+                        self.diags.push(
+                            Diag::error(
+                                codes::ATTACH_TWICE,
+                                format!(
+                                    "endpoint with name {name} already exists in network {}",
+                                    a.network.value
+                                ),
+                            )
+                            .primary(a.network.span, "attached again here")
+                            .secondary(*first, "first attached here")
+                            .help(format!(
+                                "merge the two blocks into one `network {} {{ … }}`",
+                                a.network.value
+                            )),
+                        );
+                        continue;
+                    }
+                    attached.insert(idx, a.network.span);
+                    self.nets.list[idx].used = true;
+                    let att = self.attachment(&name, a, idx, &mut l.links);
+                    l.model.attachments.push(att);
+                    l.nets.push(idx);
+                    l.net_spans.push(a.network.span);
+                }
+                ContainerStmt::Publish(p) => {
+                    l.model.publish.push(p.spec.value);
+                    l.publishes.push(p);
+                }
+                ContainerStmt::Run { command, span } => {
+                    if seen.first(codes::CONTAINER_SETTING_TWICE, "run", &owner, *span, self.diags) {
+                        l.model.run = Some(command.value.clone());
+                    }
+                }
+                ContainerStmt::Dns(a) => l.model.dns.push(a.addr.value),
+                ContainerStmt::Hook(h) => l.model.hooks.extend(hooks::lower(h, self.diags)),
+                ContainerStmt::Unknown(_) => {}
+            }
+        }
+        if !any_network && let Some(idx) = self.nets.get("bridge") {
+            self.nets.list[idx].used = true;
+            l.model.attachments.push(Attachment {
+                network: "bridge".to_string(),
+                ip: None,
+                ip6: None,
+                aliases: Vec::new(),
+                links: Vec::new(),
+                mac: None,
+                span: c.name.span,
+            });
+            l.nets.push(idx);
+            l.net_spans.push(c.name.span);
+        }
+        self.exclusive(&l);
+        l
+    }
+
+    /// The network an attachment names, or an error.
+    fn resolve(&mut self, network: &Name) -> Option<usize> {
+        if let Some(i) = self.nets.get(&network.value) {
+            return Some(i);
+        }
+        let n = network.value.as_str();
+        let d = Diag::error(codes::ATTACH_UNKNOWN_NETWORK, format!("network {n} not found"))
+            .primary(network.span, "no network of this name");
+        let help = if n == "default" {
+            "Docker's `default` is the default bridge network: write `network bridge`".to_string()
+        } else if let Some(s) = did_you_mean(n, self.nets.names()) {
+            format!("did you mean `{s}`?")
+        } else {
+            format!(
+                "declare it with `network {n} {{ … }}`, or use a predefined network: `bridge`, `host` or `none`"
+            )
+        };
+        self.diags.push(d.help(help));
+        None
+    }
+
+    /// `host` and `none` exclude every other network.
+    fn exclusive(&mut self, l: &Lowered<'_>) {
+        if l.nets.len() < 2 {
+            return;
+        }
+        let Some(pos) = l.nets.iter().position(|i| {
+            matches!(
+                self.nets.list[*i].model.kind,
+                NetworkKind::Host | NetworkKind::None
+            )
+        }) else {
+            return;
+        };
+        let (message, which) = if self.nets.list[l.nets[pos]].model.kind == NetworkKind::None {
+            (
+                "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+                "none",
+            )
+        } else {
+            (
+                "container sharing network namespace with another container or host cannot be connected to any other network",
+                "host",
+            )
+        };
+        let mut d = Diag::error(codes::ATTACH_EXCLUSIVE, message).primary(
+            l.net_spans[pos],
+            format!("`{which}` must be the container's only network"),
+        );
+        for (i, span) in l.net_spans.iter().enumerate() {
+            if i != pos {
+                d = d.secondary(*span, "another network");
+            }
+        }
+        self.diags.push(d.help(format!(
+            "remove `network {which}`, or the other `network` statements of container `{}`",
+            l.model.name
+        )));
+    }
+
+    fn attachment(
+        &mut self,
+        cname: &str,
+        a: &'a AttachDecl,
+        idx: usize,
+        links: &mut Vec<PendingLink<'a>>,
+    ) -> Attachment {
+        let kind = self.nets.list[idx].model.kind;
+        let net_name = self.nets.list[idx].model.name.clone();
+        let owner = format!("the attachment of `{cname}` to `{net_name}`");
+        let mut att = Attachment {
+            network: net_name.clone(),
+            ip: None,
+            ip6: None,
+            aliases: Vec::new(),
+            links: Vec::new(),
+            mac: None,
+            span: a.span,
+        };
+        let mut seen = Seen::default();
+        let mut aliases: HashMap<&str, Span> = HashMap::new();
+        let mut link_aliases: HashMap<&str, Span> = HashMap::new();
+        let twice = codes::ATTACH_SETTING_TWICE;
+        for stmt in a.stmts() {
+            match stmt {
+                AttachStmt::Ip { addr, span } => {
+                    if seen.first(twice, "ip", &owner, *span, self.diags)
+                        && self.static_ip(cname, idx, IpAddr::V4(addr.value), addr.span)
+                    {
+                        att.ip = Some(addr.value);
+                    }
+                }
+                AttachStmt::Ip6 { addr, span } => {
+                    if seen.first(twice, "ip6", &owner, *span, self.diags)
+                        && self.static_ip(cname, idx, IpAddr::V6(addr.value), addr.span)
+                    {
+                        att.ip6 = Some(addr.value);
+                    }
+                }
+                AttachStmt::Alias { name, .. } => {
+                    if kind != NetworkKind::User {
+                        self.diags.push(
+                            Diag::error(
+                                codes::ALIAS_PREDEFINED,
+                                "network-scoped alias is supported only for containers in user defined networks",
+                            )
+                            .primary(name.span, format!("`{net_name}` is a predefined network"))
+                            .help("declare a network of your own and put the alias on the attachment to it"),
+                        );
+                    } else if let Some(first) = aliases.get(name.value.as_str()) {
+                        self.diags.push(
+                            Diag::error(
+                                codes::ALIAS_DUPLICATE,
+                                format!("alias `{}` is given twice for {owner}", name.value),
+                            )
+                            .primary(name.span, "given again here")
+                            .secondary(*first, "first given here")
+                            .help("keep a single `alias` statement for it"),
+                        );
+                    } else {
+                        aliases.insert(&name.value, name.span);
+                        att.aliases.push(name.value.clone());
+                    }
+                }
+                AttachStmt::Link { target, alias, span } => {
+                    if matches!(kind, NetworkKind::Host | NetworkKind::None) {
+                        let message = if kind == NetworkKind::Host {
+                            "conflicting options: host type networking can't be used with links. This would result in undefined behavior"
+                        } else {
+                            "links cannot be used on network `none`: it has no interface to reach anyone"
+                        };
+                        self.diags.push(
+                            Diag::error(codes::LINK_HOST_OR_NONE, message)
+                                .primary(*span, format!("a link on `{net_name}`"))
+                                .help("put the link on a network the container shares with its target"),
+                        );
+                        continue;
+                    }
+                    if let Some(first) = link_aliases.get(alias.value.as_str()) {
+                        self.diags.push(
+                            Diag::warning(
+                                codes::LINK_DUPLICATE_ALIAS,
+                                format!("link alias `{}` is given twice for {owner}", alias.value),
+                            )
+                            .primary(alias.span, "given again here")
+                            .secondary(*first, "first given here")
+                            .help(
+                                "the name resolves to one of the targets only: give each link its own alias",
+                            ),
+                        );
+                    } else {
+                        link_aliases.insert(&alias.value, alias.span);
+                    }
+                    att.links.push(Link {
+                        target: target.value.clone(),
+                        alias: alias.value.clone(),
+                    });
+                    links.push(PendingLink {
+                        net: idx,
+                        target,
+                        alias,
+                    });
+                }
+                AttachStmt::Mac { mac, span } => {
+                    if !seen.first(twice, "mac", &owner, *span, self.diags) {
+                        continue;
+                    }
+                    let m = mac.value;
+                    let problem = if matches!(kind, NetworkKind::Host | NetworkKind::None) {
+                        Some(format!(
+                            "network `{net_name}` gives the container no interface of its own to set a MAC address on"
+                        ))
+                    } else if m.0[0] & 1 == 1 {
+                        Some(format!("MAC address {m} is a multicast address"))
+                    } else if m.0 == [0; 6] {
+                        Some(format!("MAC address {m} is all zeros"))
+                    } else {
+                        None
+                    };
+                    if let Some(p) = problem {
+                        self.diags.push(
+                            Diag::error(codes::MAC_INVALID, p)
+                                .primary(mac.span, "not usable here")
+                                .help(
+                                    "use a unicast address, e.g. `02:42:ac:19:00:02` (locally administered)",
+                                ),
+                        );
+                        continue;
+                    }
+                    if let Some((holder, first)) = self.macs.get(&(idx, m)) {
+                        self.diags.push(
+                            Diag::error(
+                                codes::MAC_DUPLICATE,
+                                format!("MAC address {m} is used twice on network `{net_name}`"),
+                            )
+                            .primary(mac.span, "used again here")
+                            .secondary(*first, format!("`{holder}` has it"))
+                            .help("give every interface on a network its own MAC address"),
+                        );
+                        continue;
+                    }
+                    self.macs.insert((idx, m), (cname.to_string(), mac.span));
+                    att.mac = Some(m);
+                }
+                AttachStmt::Unknown(_) => {}
+            }
+        }
+        att
+    }
+
+    /// Checks a static address on network `idx`; true when it is usable, then it is taken.
+    fn static_ip(&mut self, cname: &str, idx: usize, ip: IpAddr, span: Span) -> bool {
+        let net = &self.nets.list[idx];
+        let name = net.model.name.as_str();
+        let v6 = ip.is_ipv6();
+        let decl_span = net.decl.map(|d| d.name.span);
+        if !net.model.is_user_defined() {
+            self.diags.push(
+                Diag::error(
+                    codes::IP_PREDEFINED,
+                    "user specified IP address is supported on user defined networks only",
+                )
+                .primary(span, format!("`{name}` is a predefined network"))
+                .help("declare a network with a subnet and attach the container to it to choose its address"),
+            );
+            return false;
+        }
+        if v6 && !net.model.ipv6 {
+            let mut d = Diag::error(
+                codes::IP_NO_IPV6,
+                format!("static IPv6 address on network `{name}`, which does not enable IPv6"),
+            )
+            .primary(span, "IPv6 address");
+            if let Some(s) = decl_span {
+                d = d.secondary(s, "no `ipv6` in this network");
+            }
+            self.diags
+                .push(d.help(format!("add `ipv6` and an IPv6 subnet to network `{name}`")));
+            return false;
+        }
+        let subnets: Vec<_> = net.subnets_of(v6).collect();
+        if subnets.is_empty() {
+            let mut d = Diag::error(
+                codes::IP_NO_SUBNET,
+                "user specified IP address is supported only when connecting to networks with user configured subnets",
+            )
+            .primary(span, format!("network `{name}` has no declared {} subnet", family(v6)));
+            if let Some(s) = decl_span {
+                d = d.secondary(s, "declared here");
+            }
+            self.diags.push(d.help(format!(
+                "declare the {} subnet of network `{name}` (`subnet CIDR`), or let the address be chosen",
+                family(v6)
+            )));
+            return false;
+        }
+        let Some(sub) = subnets.iter().find(|s| s.cidr.contains(&ip)) else {
+            let list: Vec<String> = subnets.iter().map(|s| s.cidr.to_string()).collect();
+            let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+            let mut d = Diag::error(
+                codes::IP_OUTSIDE,
+                format!("no configured subnet contains IP address {ip}"),
+            )
+            .primary(span, format!("outside every {} subnet of `{name}`", family(v6)));
+            for s in &subnets {
+                d = d.secondary(s.cidr_span, format!("subnet of `{name}`"));
+            }
+            self.diags
+                .push(d.help(format!("choose an address inside {}", join(&refs, "or"))));
+            return false;
+        };
+        if let Some(what) = reserved(&sub.cidr, ip) {
+            self.diags.push(
+                Diag::error(
+                    codes::IP_RESERVED,
+                    format!("IP address {ip} is the {what} of subnet {}", sub.cidr),
+                )
+                .primary(span, format!("the {what}"))
+                .secondary(sub.cidr_span, "the subnet")
+                .help(reserved_help(v6)),
+            );
+            return false;
+        }
+        if let Some((gw, gw_span)) = sub.known_gateway()
+            && gw == ip
+        {
+            let d = Diag::error(
+                codes::IP_TAKEN,
+                format!(
+                    "IP address {ip} is already in use: it is the gateway of subnet {}",
+                    sub.cidr
+                ),
+            )
+            .primary(span, "the gateway's address");
+            self.diags.push(match gw_span {
+                Some(s) => d.secondary(s, "the gateway").help("choose another address"),
+                None => d
+                    .secondary(sub.cidr_span, format!("its gateway defaults to {gw}"))
+                    .help("the gateway takes the subnet's first address unless `gateway` says otherwise: choose another address"),
+            });
+            return false;
+        }
+        if let Some((aux_name, aux_addr)) = sub.aux.iter().find(|(_, a)| a.value == ip) {
+            self.diags.push(
+                Diag::error(
+                    codes::IP_TAKEN,
+                    format!(
+                        "IP address {ip} is already in use: it is reserved as aux address `{}`",
+                        aux_name.value
+                    ),
+                )
+                .primary(span, "a reserved address")
+                .secondary(aux_addr.span, "reserved here")
+                .help("choose another address"),
+            );
+            return false;
+        }
+        if let Some((holder, first)) = self.ips.get(&(idx, ip)) {
+            self.diags.push(
+                Diag::error(
+                    codes::IP_IN_USE,
+                    format!("IP address {ip} is already in use on network `{name}`"),
+                )
+                .primary(span, "taken again here")
+                .secondary(*first, format!("`{holder}` has it"))
+                .help("give each container its own address: Docker refuses this with \"Address already in use\""),
+            );
+            return false;
+        }
+        self.ips.insert((idx, ip), (cname.to_string(), span));
+        true
+    }
+}
+
+/// Link targets: they exist, are reachable and are not on `host`.
+fn check_links(lowered: &[Lowered<'_>], nets: &Networks<'_>, diags: &mut Vec<Diag>) {
+    struct Target<'x> {
+        nets: &'x [usize],
+        host: Option<Span>,
+    }
+    let targets: HashMap<&str, Target<'_>> = lowered
+        .iter()
+        .filter(|l| l.keep)
+        .map(|l| {
+            let host = l
+                .nets
+                .iter()
+                .position(|i| nets.list[*i].model.kind == NetworkKind::Host)
+                .map(|p| l.net_spans[p]);
+            (l.model.name.as_str(), Target { nets: &l.nets, host })
+        })
+        .collect();
+    for l in lowered {
+        for link in &l.links {
+            let t = link.target.value.as_str();
+            let net = &nets.list[link.net].model;
+            let Some(target) = targets.get(t) else {
+                let d = Diag::error(
+                    codes::LINK_UNKNOWN_TARGET,
+                    format!("could not get container for {t}"),
+                )
+                .primary(link.target.span, "no container of this name");
+                let help = match did_you_mean(t, targets.keys().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("declare `container {t}`, or link to a declared container"),
+                };
+                diags.push(d.help(help));
+                continue;
+            };
+            if let Some(host) = target.host {
+                diags.push(
+                    Diag::error(
+                        codes::LINK_HOST_OR_NONE,
+                        "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+                    )
+                    .primary(link.target.span, format!("`{t}` is on the host network"))
+                    .secondary(host, "here")
+                    .help(format!("`{t}` has no address of its own: reach it through the host's addresses")),
+                );
+                continue;
+            }
+            if target.nets.contains(&link.net) {
+                continue;
+            }
+            if net.kind == NetworkKind::DefaultBridge {
+                diags.push(
+                    Diag::error(
+                        codes::LINK_NOT_DEFAULT,
+                        format!("Cannot link to /{t}, as it does not belong to the default network"),
+                    )
+                    .primary(link.target.span, format!("`{t}` is not on `bridge`"))
+                    .help(format!(
+                        "a legacy link on `bridge` needs its target there too: attach `{t}` to `bridge`"
+                    )),
+                );
+            } else {
+                diags.push(
+                    Diag::warning(
+                        codes::LINK_UNREACHABLE,
+                        format!(
+                            "container `{t}` is not on network `{}`: link alias `{}` will not resolve",
+                            net.name, link.alias.value
+                        ),
+                    )
+                    .primary(link.target.span, format!("not attached to `{}`", net.name))
+                    .help(format!(
+                        "attach `{t}` to `{}`, or put the link on a network `{t}` is on",
+                        net.name
+                    )),
+                );
+            }
+        }
+    }
+}
