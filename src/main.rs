@@ -1,1 +1,80 @@
-fn main() {}
+//! netplan: Docker-style user-defined container networks from a topology file.
+//!
+//! A thin CLI over `netplan-lang` (parse, check, format) and `netplan-runtime` (IPAM,
+//! plan, apply, DNS, hooks).
+
+mod cmd_check;
+mod cmd_fmt;
+mod cmd_plan;
+mod ui;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use netplan_runtime::state::{DEFAULT_STATE_DIR, StateDir};
+
+use ui::ColorChoice;
+
+/// Docker-style container networks on plain Linux, from a declarative topology file.
+///
+/// Exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode).
+#[derive(Debug, Parser)]
+#[command(name = "netplan", version, propagate_version = true)]
+struct Cli {
+    /// When to use colour (never with NO_COLOR set, unless `always`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+    /// Where netplan records what it applied.
+    #[arg(long, env = "NETPLAN_STATE_DIR", default_value = DEFAULT_STATE_DIR, global = true)]
+    state_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check topology files and report every problem (exit 1 on errors).
+    Check(cmd_check::Args),
+    /// Format topology files canonically, keeping every comment.
+    Fmt(cmd_fmt::Args),
+    /// Show what apply would change, against this machine or another revision of the file.
+    Plan(cmd_plan::Args),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ui::install_miette(cli.color);
+    let state = StateDir::new(&cli.state_dir);
+    let result = match cli.command {
+        Command::Check(a) => cmd_check::run(a),
+        Command::Fmt(a) => cmd_fmt::run(a),
+        Command::Plan(a) => cmd_plan::run(a, cli.color, &state),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "netplan", &mut std::io::stdout());
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

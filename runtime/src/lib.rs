@@ -1,2 +1,15 @@
-//! netplan runtime.
+//! netplan runtime: from a checked topology to the kernel.
+//!
+//! `ipam` (concrete addresses, stable via the lock file) → `diff` (ordered changes against
+//! what was applied) → apply through the `kernel` trait; DNS and hooks alongside.
+
+pub mod desired;
+pub mod diff;
+pub mod host;
+pub mod ids;
+pub mod ipam;
 pub mod kernel;
+pub mod lock;
+pub mod planning;
+pub mod render;
+pub mod state;

@@ -1,0 +1,533 @@
+//! The diff: previous desired state + new desired state → an ordered list of changes.
+//!
+//! Order respects dependencies: endpoints are removed before their container and network,
+//! networks exist before the endpoints that join them. Connecting or disconnecting one
+//! endpoint leaves the container's other endpoints alone.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::desired::{ContainerState, Desired, Endpoint, NetState};
+use crate::ipam::Note;
+
+/// What kind of object a change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Network,
+    Container,
+    Endpoint,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Destroy, then create anew.
+    Replace,
+    Delete,
+}
+
+/// One changed attribute; `None` on a side where it does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttrChange {
+    pub name: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+    /// This attribute alone would force a replacement.
+    pub forces_replacement: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// `network.NAME`, `container.NAME` or `endpoint.CONTAINER.NETWORK`.
+    pub address: String,
+    pub kind: Kind,
+    pub action: Action,
+    /// The object's name (network or container), or `container.network` for endpoints.
+    pub name: String,
+    /// Attributes that differ (all of them for create and delete).
+    pub attrs: Vec<AttrChange>,
+    /// Why: the cause of a replacement, of a start, of a drift repair.
+    pub reason: Option<String>,
+    /// How many attributes stay as they are (shown as a count, not listed).
+    pub unchanged: usize,
+    #[serde(skip)]
+    pub before: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub after: Option<serde_json::Value>,
+}
+
+/// A reviewable plan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub notes: Vec<Note>,
+}
+
+/// Counts in Terraform's sense: a replacement is one add and one destroy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::Delete => s.destroy += 1,
+            }
+        }
+        s
+    }
+}
+
+/// Attributes of an object as ordered (name, value) pairs, and which of them force a
+/// replacement when they change.
+struct Attrs {
+    list: Vec<(String, String)>,
+}
+
+impl Attrs {
+    fn new() -> Self {
+        Attrs { list: Vec::new() }
+    }
+    fn put(&mut self, name: impl Into<String>, value: impl ToString) {
+        self.list.push((name.into(), value.to_string()));
+    }
+    fn opt<T: ToString>(&mut self, name: &str, value: Option<T>) {
+        if let Some(v) = value {
+            self.put(name, v.to_string());
+        }
+    }
+    fn list<T: ToString>(&mut self, name: &str, values: &[T]) {
+        if !values.is_empty() {
+            let items: Vec<String> = values.iter().map(|v| format!("{:?}", v.to_string())).collect();
+            self.put(name, format!("[{}]", items.join(", ")));
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+fn network_attrs(n: &NetState) -> Attrs {
+    let mut a = Attrs::new();
+    a.put("id", quote(&n.id[..12.min(n.id.len())]));
+    a.put("driver", quote(&format!("{:?}", n.driver).to_lowercase()));
+    a.opt("bridge", n.bridge.as_deref().map(quote));
+    for s in &n.subnets {
+        let fam = if s.cidr.addr().is_ipv4() { "ipv4" } else { "ipv6" };
+        a.put(format!("{fam}.subnet"), quote(&s.cidr.to_string()));
+        a.put(format!("{fam}.gateway"), quote(&s.gateway.to_string()));
+        a.opt(
+            &format!("{fam}.ip_range"),
+            s.ip_range.map(|r| quote(&r.to_string())),
+        );
+        for (k, v) in &s.aux {
+            a.put(format!("{fam}.aux.{k}"), quote(&v.to_string()));
+        }
+    }
+    a.put("ipv6", n.ipv6);
+    a.put("mtu", n.mtu);
+    a.put("icc", n.icc);
+    a.put("masquerade", n.masquerade);
+    a.put("internal", n.internal);
+    a.opt("host_ip", n.host_ip.map(|i| quote(&i.to_string())));
+    a.put("alias_mode", quote(&format!("{:?}", n.alias_mode).to_lowercase()));
+    for (k, v) in &n.labels {
+        a.put(format!("labels.{k}"), quote(v));
+    }
+    for (k, v) in &n.options {
+        a.put(format!("options.{k}"), quote(v));
+    }
+    a
+}
+
+fn network_forces(name: &str) -> bool {
+    name == "driver"
+        || name == "bridge"
+        || name == "ipv6"
+        || name.ends_with(".subnet")
+        || name.ends_with(".gateway")
+        || name.ends_with(".ip_range")
+}
+
+fn container_attrs(c: &ContainerState) -> Attrs {
+    let mut a = Attrs::new();
+    a.put("state", quote(if c.stopped { "stopped" } else { "running" }));
+    a.put("netns", c.netns.as_deref().map_or_else(|| quote("(host)"), quote));
+    a.opt("run", c.run.as_deref().map(quote));
+    a.put("resolver", quote(&format!("{:?}", c.resolver).to_lowercase()));
+    a.list("dns", &c.dns);
+    let ports: Vec<String> = c
+        .ports
+        .iter()
+        .map(|p| {
+            let host = match p.host_ip {
+                Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]:"),
+                Some(ip) => format!("{ip}:"),
+                None => String::new(),
+            };
+            format!("{host}{}->{}:{}/{}", p.host_port, p.container_ip, p.port, p.proto)
+        })
+        .collect();
+    a.list("ports", &ports);
+    // /etc/hosts beyond the two localhost lines: the container's own name, legacy links.
+    let hosts: Vec<String> = c.hosts.lines().skip(2).map(|l| l.replace('\t', " ")).collect();
+    a.list("hosts", &hosts);
+    a
+}
+
+fn container_forces(name: &str) -> bool {
+    name == "netns"
+}
+
+fn endpoint_attrs(e: &Endpoint) -> Attrs {
+    let mut a = Attrs::new();
+    a.put("interface", quote(&e.interface));
+    a.put("host_veth", quote(&e.host_veth));
+    a.opt("ipv4", e.ipv4.map(|n| quote(&n.to_string())));
+    a.opt("ipv6", e.ipv6.map(|n| quote(&n.to_string())));
+    a.opt("gateway4", e.gateway4.map(|n| quote(&n.to_string())));
+    a.opt("gateway6", e.gateway6.map(|n| quote(&n.to_string())));
+    a.put("mac", quote(&e.mac.to_string()));
+    a.put("mtu", e.mtu);
+    a.list("aliases", &e.aliases);
+    let links: Vec<String> = e
+        .links
+        .iter()
+        .map(|l| format!("{} as {}", l.target, l.alias))
+        .collect();
+    a.list("links", &links);
+    a.put("default_route", e.default_route);
+    a
+}
+
+fn endpoint_forces(name: &str) -> bool {
+    name == "interface" || name == "host_veth"
+}
+
+/// All attributes of one side, for create and delete.
+fn one_side(attrs: Attrs, created: bool) -> Vec<AttrChange> {
+    attrs
+        .list
+        .into_iter()
+        .map(|(name, v)| AttrChange {
+            name,
+            old: (!created).then(|| v.clone()),
+            new: created.then_some(v),
+            forces_replacement: false,
+        })
+        .collect()
+}
+
+/// The attributes that differ, in the order of the new side (then removed ones), and how
+/// many are the same.
+fn compare(old: Attrs, new: Attrs, forces: fn(&str) -> bool) -> (Vec<AttrChange>, usize) {
+    let old_map: BTreeMap<&str, &str> = old.list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let new_map: BTreeMap<&str, &str> = new.list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut out = Vec::new();
+    for (k, v) in &new.list {
+        match old_map.get(k.as_str()) {
+            Some(o) if *o == v => {}
+            o => out.push(AttrChange {
+                name: k.clone(),
+                old: o.map(|s| s.to_string()),
+                new: Some(v.clone()),
+                forces_replacement: forces(k),
+            }),
+        }
+    }
+    for (k, v) in &old.list {
+        if !new_map.contains_key(k.as_str()) {
+            out.push(AttrChange {
+                name: k.clone(),
+                old: Some(v.clone()),
+                new: None,
+                forces_replacement: forces(k),
+            });
+        }
+    }
+    let unchanged = new
+        .list
+        .len()
+        .saturating_sub(out.iter().filter(|a| a.new.is_some()).count());
+    (out, unchanged)
+}
+
+fn json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}
+
+/// Describes the forced attributes as a reason, e.g. "ipv4.subnet changed".
+fn forced_reason(attrs: &[AttrChange]) -> Option<String> {
+    let forced: Vec<&str> = attrs
+        .iter()
+        .filter(|a| a.forces_replacement)
+        .map(|a| a.name.as_str())
+        .collect();
+    (!forced.is_empty()).then(|| format!("{} changed", forced.join(", ")))
+}
+
+/// A container's endpoints that exist in the kernel: none while it is stopped.
+fn live(c: &ContainerState) -> &[Endpoint] {
+    if c.stopped { &[] } else { &c.endpoints }
+}
+
+/// Computes the ordered changes from `old` (what was applied; empty for none) to `new`.
+pub fn diff(old: &Desired, new: &Desired) -> Plan {
+    let mut creates_net = Vec::new();
+    let mut deletes_net = Vec::new();
+    let mut replaced_nets: HashMap<&str, String> = HashMap::new();
+    let old_nets: HashMap<&str, &NetState> = old.networks.iter().map(|n| (n.name.as_str(), n)).collect();
+    let new_nets: HashMap<&str, &NetState> = new.networks.iter().map(|n| (n.name.as_str(), n)).collect();
+
+    for n in &new.networks {
+        let address = format!("network.{}", n.name);
+        match old_nets.get(n.name.as_str()) {
+            None => creates_net.push(Change {
+                address,
+                kind: Kind::Network,
+                action: Action::Create,
+                name: n.name.clone(),
+                attrs: one_side(network_attrs(n), true),
+                reason: None,
+                unchanged: 0,
+                before: None,
+                after: json(n),
+            }),
+            Some(o) => {
+                let (attrs, unchanged) = compare(network_attrs(o), network_attrs(n), network_forces);
+                // Records follow the endpoints, whose own changes show them.
+                if attrs.is_empty() {
+                    continue;
+                }
+                let reason = forced_reason(&attrs);
+                let action = if reason.is_some() {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
+                if let Some(r) = &reason {
+                    replaced_nets.insert(n.name.as_str(), r.clone());
+                }
+                creates_net.push(Change {
+                    address,
+                    kind: Kind::Network,
+                    action,
+                    name: n.name.clone(),
+                    attrs,
+                    reason,
+                    unchanged,
+                    before: json(o),
+                    after: json(n),
+                });
+            }
+        }
+    }
+    let mut removed: Vec<&NetState> = old
+        .networks
+        .iter()
+        .filter(|n| !new_nets.contains_key(n.name.as_str()))
+        .collect();
+    removed.sort_by(|a, b| a.name.cmp(&b.name));
+    for n in removed {
+        deletes_net.push(Change {
+            address: format!("network.{}", n.name),
+            kind: Kind::Network,
+            action: Action::Delete,
+            name: n.name.clone(),
+            attrs: one_side(network_attrs(n), false),
+            reason: None,
+            unchanged: 0,
+            before: json(n),
+            after: None,
+        });
+    }
+
+    // Containers.
+    let old_cs: HashMap<&str, &ContainerState> =
+        old.containers.iter().map(|c| (c.name.as_str(), c)).collect();
+    let new_cs: HashMap<&str, &ContainerState> =
+        new.containers.iter().map(|c| (c.name.as_str(), c)).collect();
+    let mut creates_c = Vec::new();
+    let mut deletes_c = Vec::new();
+    let mut replaced_cs: HashMap<&str, String> = HashMap::new();
+    for c in &new.containers {
+        let address = format!("container.{}", c.name);
+        match old_cs.get(c.name.as_str()) {
+            None => creates_c.push(Change {
+                address,
+                kind: Kind::Container,
+                action: Action::Create,
+                name: c.name.clone(),
+                attrs: one_side(container_attrs(c), true),
+                reason: None,
+                unchanged: 0,
+                before: None,
+                after: json(c),
+            }),
+            Some(o) => {
+                let (attrs, unchanged) = compare(container_attrs(o), container_attrs(c), container_forces);
+                if attrs.is_empty() {
+                    continue;
+                }
+                let reason = forced_reason(&attrs);
+                let action = if reason.is_some() {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
+                if let Some(r) = &reason {
+                    replaced_cs.insert(c.name.as_str(), r.clone());
+                }
+                let reason =
+                    reason.or_else(|| (o.stopped && !c.stopped).then(|| "stopped; will be started".into()));
+                creates_c.push(Change {
+                    address,
+                    kind: Kind::Container,
+                    action,
+                    name: c.name.clone(),
+                    attrs,
+                    reason,
+                    unchanged,
+                    before: json(o),
+                    after: json(c),
+                });
+            }
+        }
+    }
+    let mut gone: Vec<&ContainerState> = old
+        .containers
+        .iter()
+        .filter(|c| !new_cs.contains_key(c.name.as_str()))
+        .collect();
+    gone.sort_by(|a, b| a.name.cmp(&b.name));
+    for c in &gone {
+        deletes_c.push(Change {
+            address: format!("container.{}", c.name),
+            kind: Kind::Container,
+            action: Action::Delete,
+            name: c.name.clone(),
+            attrs: one_side(container_attrs(c), false),
+            reason: None,
+            unchanged: 0,
+            before: json(c),
+            after: None,
+        });
+    }
+
+    // Endpoints. A stopped container's endpoints are down: starting it creates them again.
+    let mut creates_e = Vec::new();
+    let mut deletes_e = Vec::new();
+    for c in &new.containers {
+        let old_eps: HashMap<&str, &Endpoint> = old_cs
+            .get(c.name.as_str())
+            .map(|o| live(o).iter().map(|e| (e.network.as_str(), e)).collect())
+            .unwrap_or_default();
+        for e in live(c) {
+            let address = format!("endpoint.{}.{}", c.name, e.network);
+            let name = format!("{}.{}", c.name, e.network);
+            match old_eps.get(e.network.as_str()) {
+                None => creates_e.push(Change {
+                    address,
+                    kind: Kind::Endpoint,
+                    action: Action::Create,
+                    name,
+                    attrs: one_side(endpoint_attrs(e), true),
+                    reason: None,
+                    unchanged: 0,
+                    before: None,
+                    after: json(e),
+                }),
+                Some(o) => {
+                    let (attrs, unchanged) = compare(endpoint_attrs(o), endpoint_attrs(e), endpoint_forces);
+                    let cause = replaced_nets
+                        .get(e.network.as_str())
+                        .map(|_| format!("network {} is replaced", e.network))
+                        .or_else(|| {
+                            replaced_cs
+                                .get(c.name.as_str())
+                                .map(|_| format!("container {} is replaced", c.name))
+                        });
+                    if attrs.is_empty() && cause.is_none() {
+                        continue;
+                    }
+                    let reason = forced_reason(&attrs).or(cause);
+                    let action = if reason.is_some() {
+                        Action::Replace
+                    } else {
+                        Action::Update
+                    };
+                    creates_e.push(Change {
+                        address,
+                        kind: Kind::Endpoint,
+                        action,
+                        name,
+                        attrs,
+                        reason,
+                        unchanged,
+                        before: json(o),
+                        after: json(e),
+                    });
+                }
+            }
+        }
+    }
+    for o in &old.containers {
+        let new_eps: Vec<&str> = new_cs
+            .get(o.name.as_str())
+            .map(|c| live(c).iter().map(|e| e.network.as_str()).collect())
+            .unwrap_or_default();
+        for e in live(o) {
+            if new_eps.contains(&e.network.as_str()) {
+                continue;
+            }
+            let reason = new_cs
+                .get(o.name.as_str())
+                .filter(|c| c.stopped)
+                .map(|_| format!("container {} is stopped", o.name));
+            deletes_e.push(Change {
+                address: format!("endpoint.{}.{}", o.name, e.network),
+                kind: Kind::Endpoint,
+                action: Action::Delete,
+                name: format!("{}.{}", o.name, e.network),
+                attrs: one_side(endpoint_attrs(e), false),
+                reason,
+                unchanged: 0,
+                before: json(e),
+                after: None,
+            });
+        }
+    }
+    deletes_e.sort_by(|a, b| a.address.cmp(&b.address));
+
+    let mut changes = Vec::new();
+    changes.extend(deletes_e);
+    changes.extend(deletes_c);
+    changes.extend(deletes_net);
+    changes.extend(creates_net);
+    changes.extend(creates_c);
+    changes.extend(creates_e);
+    Plan {
+        changes,
+        notes: Vec::new(),
+    }
+}

@@ -1,0 +1,38 @@
+//! `netplan check FILE...`
+
+use std::path::PathBuf;
+
+use crate::ui;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Topology files to check.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print diagnostics as JSON on stdout (code, severity, message, file, line, column, labels).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit 0 when every file is valid (warnings allowed), 1 when any has an error.
+pub fn run(args: Args) -> miette::Result<u8> {
+    let mut failed = false;
+    let mut all = Vec::new();
+    for f in &args.files {
+        let l = ui::load(f)?;
+        failed |= l.diags.iter().any(|d| d.is_error());
+        if args.json {
+            all.extend(ui::json_diags(&l.diags, &l.source));
+        } else {
+            ui::print_diags(&l.diags, &l.source);
+        }
+    }
+    if args.json {
+        let text = serde_json::to_string_pretty(&all).map_err(|e| miette::miette!("{e}"))?;
+        println!("{text}");
+    } else if !failed {
+        let n = args.files.len();
+        eprintln!("{n} file{} checked: no errors", if n == 1 { "" } else { "s" });
+    }
+    Ok(u8::from(failed))
+}

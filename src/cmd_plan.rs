@@ -1,0 +1,123 @@
+//! `netplan plan FILE [--against OLD.net]`
+
+use std::path::{Path, PathBuf};
+
+use netplan_runtime::lock::Lock;
+use netplan_runtime::planning::{self, Planned};
+use netplan_runtime::render;
+use netplan_runtime::state::StateDir;
+
+use crate::ui::{self, ColorChoice};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Terraform-style text.
+    Text,
+    /// Versioned JSON (same as --json).
+    Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The topology file.
+    file: PathBuf,
+    /// Compare with another revision of the file instead of this machine (CI: no root, no
+    /// kernel). Example: `git show origin/main:topology.net > old.net`.
+    #[arg(long, value_name = "OLD.net")]
+    against: Option<PathBuf>,
+    /// Fail instead of updating the lock file when it would change (like `cargo --locked`).
+    #[arg(long)]
+    locked: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Shorthand for `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+/// Makes the plan for `file` (against `against` or the machine), updating or checking the
+/// lock file. `Ok(None)`: the files had errors (already printed).
+pub fn make(
+    file: &Path,
+    against: Option<&Path>,
+    locked: bool,
+    state: &StateDir,
+) -> miette::Result<Option<(Planned, netplan_lang::Source)>> {
+    let Some((source, topo)) = ui::load_valid(file)? else {
+        return Ok(None);
+    };
+    let lock_path = Lock::path_for(file);
+    let lock = Lock::load(&lock_path)?;
+    let planned = match against {
+        Some(old_path) => {
+            let Some((_, mut old)) = ui::load_valid(old_path)? else {
+                return Ok(None);
+            };
+            // The two revisions are one topology, whatever the old file is called.
+            old.name = topo.name.clone();
+            planning::against_file(&topo, &old, &lock)
+        }
+        None => {
+            let applied = state.applied(&topo.name)?;
+            let own_bridges: Vec<String> = state
+                .all_applied()?
+                .iter()
+                .flat_map(|d| d.networks.iter().filter_map(|n| n.bridge.clone()))
+                .collect();
+            let host = netplan_runtime::host::reserved(&own_bridges);
+            planning::against_applied(&topo, &lock, applied.as_ref(), &host)
+        }
+    };
+    let planned = match planned {
+        Ok(p) => p,
+        Err(diags) => {
+            ui::print_diags(&diags, &source);
+            return Ok(None);
+        }
+    };
+    if planned.allocated.lock != lock {
+        if locked {
+            return Err(miette::miette!(
+                code = "netplan::lock::outdated",
+                help = "run `netplan plan` without --locked and commit the updated lock file",
+                "{} needs to change, but --locked was given",
+                lock_path.display()
+            ));
+        }
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if planned.allocated.lock.save(&lock_path, &name)? {
+            eprintln!("updated {}", lock_path.display());
+        }
+    }
+    Ok(Some((planned, source)))
+}
+
+pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u8> {
+    let Some((planned, _)) = make(&args.file, args.against.as_deref(), args.locked, state)? else {
+        return Ok(1);
+    };
+    let format = if args.json { Format::Json } else { args.format };
+    let plan = &planned.plan;
+    match format {
+        Format::Text => print!("{}", render::text(plan, color.enabled(false))),
+        Format::Json => println!("{}", render::json(plan)),
+        Format::Markdown => {
+            let title = args.file.display().to_string();
+            print!("{}", render::markdown(plan, &title, render::MARKDOWN_LIMIT));
+        }
+    }
+    Ok(if args.detailed_exitcode && !plan.is_empty() {
+        2
+    } else {
+        0
+    })
+}
