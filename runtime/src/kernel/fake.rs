@@ -1,0 +1,642 @@
+//! [`FakeKernel`]: an in-memory [`Kernel`] that behaves like [`LinuxKernel`](super::LinuxKernel)
+//! for netplan's operations, for tests without root.
+//!
+//! It models what netplan observes: `lo` (up, with `127.0.0.1/8` and `::1/128`) in every
+//! namespace, kernel routes for the subnets of addresses on up links, veth pairs that die
+//! together, bridge ports that lose their master when the bridge goes, the same ownership
+//! refusals and the same errors (`EEXIST`, `ENETUNREACH`, ...). Kernel-chosen MACs are
+//! deterministic (`02:00:00:00:xx:xx`). Deleting a namespace removes its links at once (the
+//! real kernel does so asynchronously). Every mutating call is recorded in [`FakeKernel::calls`].
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard};
+
+use ipnet::IpNet;
+
+use super::error::libc_errno::{EEXIST, ENODEV};
+use super::types::{
+    Address, BridgeSpec, FirewallSpec, Link, LinkKind, MacAddr, NetnsInfo, NsObjects, Observed, ProcessSpec,
+    Route, RouteOrigin, VethSpec,
+};
+use super::{Kernel, KernelError, KernelResult, is_netplan_tag};
+
+const ENETUNREACH: i32 = nix::errno::Errno::ENETUNREACH as i32;
+const EOPNOTSUPP: i32 = nix::errno::Errno::EOPNOTSUPP as i32;
+
+#[derive(Default)]
+struct Ns {
+    links: Vec<Link>,
+    addresses: Vec<Address>,
+    routes: Vec<Route>,
+    next_index: u32,
+}
+
+impl Ns {
+    fn with_loopback() -> Ns {
+        let mut ns = Ns {
+            next_index: 1,
+            ..Ns::default()
+        };
+        let index = ns.alloc_index();
+        ns.links.push(Link {
+            index,
+            name: "lo".into(),
+            kind: LinkKind::Device,
+            mtu: 65536,
+            mac: Some(MacAddr([0; 6])),
+            master: None,
+            alias: None,
+            up: true,
+            isolated: false,
+        });
+        for a in ["127.0.0.1/8", "::1/128"] {
+            if let Ok(addr) = a.parse() {
+                ns.add_address("lo", addr);
+            }
+        }
+        ns
+    }
+
+    fn alloc_index(&mut self) -> u32 {
+        let i = self.next_index;
+        self.next_index += 1;
+        i
+    }
+
+    fn link(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    fn link_mut(&mut self, name: &str) -> Option<&mut Link> {
+        self.links.iter_mut().find(|l| l.name == name)
+    }
+
+    /// Adds an address and, like the kernel, the route to its subnet (none for IPv4 /32, and
+    /// none for `lo`, whose routes live in the local table, which is not observed).
+    fn add_address(&mut self, link: &str, addr: IpNet) {
+        self.addresses.push(Address {
+            link: link.into(),
+            addr,
+        });
+        let v4_host = addr.addr().is_ipv4() && addr.prefix_len() == 32;
+        if !v4_host && link != "lo" {
+            self.routes.push(Route {
+                dst: addr.trunc(),
+                gateway: None,
+                dev: Some(link.into()),
+                origin: RouteOrigin::Kernel,
+            });
+        }
+    }
+
+    fn remove_address(&mut self, link: &str, addr: IpNet) {
+        self.addresses.retain(|a| !(a.link == link && a.addr == addr));
+        let still_used = self
+            .addresses
+            .iter()
+            .any(|a| a.link == link && a.addr.trunc() == addr.trunc());
+        if !still_used {
+            self.routes.retain(|r| {
+                !(r.dev.as_deref() == Some(link) && r.origin == RouteOrigin::Kernel && r.dst == addr.trunc())
+            });
+        }
+    }
+
+    /// Removes a link with its addresses and routes; ports of a removed bridge lose their master.
+    fn remove_link(&mut self, name: &str) {
+        self.links.retain(|l| l.name != name);
+        self.addresses.retain(|a| a.link != name);
+        self.routes.retain(|r| r.dev.as_deref() != Some(name));
+        for l in &mut self.links {
+            if l.master.as_deref() == Some(name) {
+                l.master = None;
+            }
+        }
+    }
+
+    fn snapshot(&self) -> NsObjects {
+        let mut out = NsObjects {
+            links: self.links.clone(),
+            addresses: self.addresses.clone(),
+            routes: self.routes.clone(),
+        };
+        out.links.sort_by_key(|l| l.index);
+        out.addresses.sort();
+        out.routes.sort();
+        out.routes.dedup();
+        out
+    }
+}
+
+struct NamedNs {
+    tag: Option<String>,
+    ns: Ns,
+}
+
+#[derive(Default)]
+struct State {
+    host: Ns,
+    netns: BTreeMap<String, NamedNs>,
+    /// host veth name -> (netns, peer name)
+    pairs: BTreeMap<String, (String, String)>,
+    firewall: Option<FirewallSpec>,
+    forwarding: (bool, bool),
+    processes: BTreeMap<u32, ProcessSpec>,
+    next_pid: u32,
+    next_mac: u16,
+    calls: Vec<String>,
+    failures: Vec<(String, i32)>,
+}
+
+impl State {
+    fn ns(&self, netns: Option<&str>) -> Option<&Ns> {
+        match netns {
+            None => Some(&self.host),
+            Some(n) => self.netns.get(n).map(|n| &n.ns),
+        }
+    }
+
+    fn ns_mut(&mut self, netns: Option<&str>) -> Option<&mut Ns> {
+        match netns {
+            None => Some(&mut self.host),
+            Some(n) => self.netns.get_mut(n).map(|n| &mut n.ns),
+        }
+    }
+
+    fn mac(&mut self) -> MacAddr {
+        self.next_mac = self.next_mac.wrapping_add(1);
+        let [hi, lo] = self.next_mac.to_be_bytes();
+        MacAddr([0x02, 0, 0, 0, hi, lo])
+    }
+
+    fn owned_netns(&self, name: &str, op: &str) -> KernelResult<()> {
+        match self.netns.get(name) {
+            None => Err(KernelError::missing(op, format!("netns {name}"))),
+            Some(n) if !is_netplan_tag(n.tag.as_deref()) => {
+                Err(KernelError::foreign(op, format!("netns {name}")))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn owned_link(&self, netns: Option<&str>, name: &str, op: &str) -> KernelResult<&Link> {
+        let object = link_object(netns, name);
+        let ns = self
+            .ns(netns)
+            .ok_or_else(|| KernelError::missing(op, format!("netns {}", netns.unwrap_or(""))))?;
+        match ns.link(name) {
+            None => Err(KernelError::missing(op, object)),
+            Some(l) if !l.is_netplan() => Err(KernelError::foreign(op, object)),
+            Some(l) => Ok(l),
+        }
+    }
+
+    /// The error for creating `name` where a link of that name already exists.
+    fn clash(&self, netns: Option<&str>, name: &str, object: &str) -> Option<KernelError> {
+        let existing = self.ns(netns)?.link(name)?;
+        Some(if existing.is_netplan() {
+            KernelError::os("creating", object, io::Error::from_raw_os_error(EEXIST))
+        } else {
+            KernelError::foreign("creating", link_object(netns, name))
+        })
+    }
+
+    fn delete_link(&mut self, netns: Option<&str>, name: &str) {
+        let peer = match netns {
+            None => self.pairs.remove(name).map(|(ns, peer)| (Some(ns), peer)),
+            Some(ns) => {
+                let host = self
+                    .pairs
+                    .iter()
+                    .find(|(_, (n, p))| n == ns && p == name)
+                    .map(|(h, _)| h.clone());
+                host.inspect(|h| {
+                    self.pairs.remove(h);
+                })
+                .map(|h| (None, h))
+            }
+        };
+        if let Some(ns) = self.ns_mut(netns) {
+            ns.remove_link(name);
+        }
+        if let Some((peer_ns, peer_name)) = peer
+            && let Some(ns) = self.ns_mut(peer_ns.as_deref())
+        {
+            ns.remove_link(&peer_name);
+        }
+    }
+}
+
+fn link_object(netns: Option<&str>, name: &str) -> String {
+    match netns {
+        None => format!("link {name}"),
+        Some(ns) => format!("link {name} in netns {ns}"),
+    }
+}
+
+/// In-memory kernel for tests. See the module documentation for what it models.
+pub struct FakeKernel {
+    state: Mutex<State>,
+}
+
+impl Default for FakeKernel {
+    fn default() -> Self {
+        FakeKernel::new()
+    }
+}
+
+impl FakeKernel {
+    /// An empty machine: a host namespace with only `lo`, no named namespaces, no firewall.
+    pub fn new() -> FakeKernel {
+        FakeKernel {
+            state: Mutex::new(State {
+                host: Ns::with_loopback(),
+                next_pid: 1000,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records `call` and fails it if a failure was injected for `method`.
+    fn enter(&self, method: &str, call: String, object: &str) -> KernelResult<MutexGuard<'_, State>> {
+        let mut st = self.lock();
+        st.calls.push(call);
+        if let Some(pos) = st.failures.iter().position(|(m, _)| m == method) {
+            let (_, errno) = st.failures.remove(pos);
+            return Err(KernelError::os(
+                method,
+                object,
+                io::Error::from_raw_os_error(errno),
+            ));
+        }
+        Ok(st)
+    }
+
+    /// Makes the next call of trait method `method` (e.g. `"create_veth"`) fail with `errno`.
+    pub fn fail_next(&self, method: &str, errno: i32) {
+        self.lock().failures.push((method.to_string(), errno));
+    }
+
+    /// Adds a link netplan did not create (no alias), as `ip link add NAME type KIND` would.
+    pub fn add_foreign_link(&self, netns: Option<&str>, name: &str, kind: LinkKind) {
+        let mut st = self.lock();
+        let mac = st.mac();
+        if let Some(ns) = st.ns_mut(netns) {
+            let index = ns.alloc_index();
+            ns.links.push(Link {
+                index,
+                name: name.into(),
+                kind,
+                mtu: 1500,
+                mac: Some(mac),
+                master: None,
+                alias: None,
+                up: false,
+                isolated: false,
+            });
+        }
+    }
+
+    /// Adds a named namespace netplan did not create, as `ip netns add NAME` would.
+    pub fn add_foreign_netns(&self, name: &str) {
+        let mut ns = Ns::with_loopback();
+        for l in &mut ns.links {
+            l.up = false;
+        }
+        ns.addresses.clear();
+        ns.routes.clear();
+        self.lock().netns.insert(name.into(), NamedNs { tag: None, ns });
+    }
+
+    /// The firewall currently applied.
+    pub fn firewall(&self) -> Option<FirewallSpec> {
+        self.lock().firewall.clone()
+    }
+
+    /// Forwarding state `(v4, v6)`.
+    pub fn forwarding(&self) -> (bool, bool) {
+        self.lock().forwarding
+    }
+
+    /// Running processes by pid.
+    pub fn processes(&self) -> BTreeMap<u32, ProcessSpec> {
+        self.lock().processes.clone()
+    }
+
+    /// Every trait call so far, e.g. `create_bridge br-1`, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+}
+
+impl Kernel for FakeKernel {
+    fn observe(&self, namespaces: &[String]) -> KernelResult<Observed> {
+        let st = self.lock();
+        let mut out = Observed {
+            host: st.host.snapshot(),
+            netns: st
+                .netns
+                .iter()
+                .map(|(name, n)| NetnsInfo {
+                    name: name.clone(),
+                    tag: n.tag.clone(),
+                })
+                .collect(),
+            inside: BTreeMap::new(),
+        };
+        for name in namespaces {
+            if let Some(n) = st.netns.get(name) {
+                out.inside.insert(name.clone(), n.ns.snapshot());
+            }
+        }
+        Ok(out)
+    }
+
+    fn create_netns(&self, name: &str, tag: &str) -> KernelResult<()> {
+        let object = format!("netns {name}");
+        let mut st = self.enter("create_netns", format!("create_netns {name}"), &object)?;
+        super::netns::validate_name(name).map_err(|reason| KernelError::Invalid {
+            object: object.clone(),
+            reason,
+        })?;
+        if let Some(existing) = st.netns.get(name) {
+            return Err(if is_netplan_tag(existing.tag.as_deref()) {
+                KernelError::os("creating", object, io::Error::from_raw_os_error(EEXIST))
+            } else {
+                KernelError::foreign("creating", object)
+            });
+        }
+        st.netns.insert(
+            name.into(),
+            NamedNs {
+                tag: Some(tag.into()),
+                ns: Ns::with_loopback(),
+            },
+        );
+        Ok(())
+    }
+
+    fn delete_netns(&self, name: &str) -> KernelResult<()> {
+        let object = format!("netns {name}");
+        let mut st = self.enter("delete_netns", format!("delete_netns {name}"), &object)?;
+        st.owned_netns(name, "deleting")?;
+        st.netns.remove(name);
+        let hosts: Vec<String> = st
+            .pairs
+            .iter()
+            .filter(|(_, (ns, _))| ns == name)
+            .map(|(h, _)| h.clone())
+            .collect();
+        for h in hosts {
+            st.pairs.remove(&h);
+            st.host.remove_link(&h);
+        }
+        Ok(())
+    }
+
+    fn create_bridge(&self, spec: &BridgeSpec) -> KernelResult<()> {
+        let object = format!("bridge {}", spec.name);
+        let mut st = self.enter("create_bridge", format!("create_bridge {}", spec.name), &object)?;
+        if let Some(e) = st.clash(None, &spec.name, &object) {
+            return Err(e);
+        }
+        let mac = st.mac();
+        let index = st.host.alloc_index();
+        st.host.links.push(Link {
+            index,
+            name: spec.name.clone(),
+            kind: LinkKind::Bridge,
+            mtu: spec.mtu.unwrap_or(1500),
+            mac: Some(mac),
+            master: None,
+            alias: Some(spec.tag.clone()),
+            up: true,
+            isolated: false,
+        });
+        for a in &spec.addresses {
+            st.host.add_address(&spec.name, *a);
+        }
+        Ok(())
+    }
+
+    fn create_veth(&self, spec: &VethSpec) -> KernelResult<()> {
+        let object = format!(
+            "veth {} (peer {} in netns {})",
+            spec.host_name, spec.peer_name, spec.netns
+        );
+        let call = format!("create_veth {} {}:{}", spec.host_name, spec.netns, spec.peer_name);
+        let mut st = self.enter("create_veth", call, &object)?;
+        st.owned_netns(&spec.netns, "creating")?;
+        st.owned_link(None, &spec.bridge, "attaching a veth to")?;
+        if let Some(e) = st.clash(None, &spec.host_name, &object) {
+            return Err(e);
+        }
+        if let Some(e) = st.clash(Some(&spec.netns), &spec.peer_name, &object) {
+            return Err(e);
+        }
+        let peer_object = link_object(Some(&spec.netns), &spec.peer_name);
+        for r in &spec.routes {
+            let reachable = r
+                .gateway
+                .is_none_or(|gw: IpAddr| spec.addresses.iter().any(|a| a.contains(&gw)));
+            if !reachable {
+                let what = format!(
+                    "adding route {} via {} to",
+                    r.dst,
+                    r.gateway.map(|g| g.to_string()).unwrap_or_default()
+                );
+                return Err(KernelError::os(
+                    what,
+                    peer_object,
+                    io::Error::from_raw_os_error(ENETUNREACH),
+                ));
+            }
+        }
+        let mtu = spec.mtu.unwrap_or(1500);
+        let host_mac = st.mac();
+        let peer_mac = spec.mac.unwrap_or_else(|| st.mac());
+        let index = st.host.alloc_index();
+        st.host.links.push(Link {
+            index,
+            name: spec.host_name.clone(),
+            kind: LinkKind::Veth,
+            mtu,
+            mac: Some(host_mac),
+            master: Some(spec.bridge.clone()),
+            alias: Some(spec.tag.clone()),
+            up: true,
+            isolated: spec.isolated,
+        });
+        let Some(ns) = st.ns_mut(Some(&spec.netns)) else {
+            return Err(KernelError::missing("creating", format!("netns {}", spec.netns)));
+        };
+        let index = ns.alloc_index();
+        ns.links.push(Link {
+            index,
+            name: spec.peer_name.clone(),
+            kind: LinkKind::Veth,
+            mtu,
+            mac: Some(peer_mac),
+            master: None,
+            alias: Some(spec.tag.clone()),
+            up: true,
+            isolated: false,
+        });
+        for a in &spec.addresses {
+            ns.add_address(&spec.peer_name, *a);
+        }
+        for r in &spec.routes {
+            ns.routes.push(Route {
+                dst: r.dst,
+                gateway: r.gateway,
+                dev: Some(spec.peer_name.clone()),
+                origin: RouteOrigin::Static,
+            });
+        }
+        st.pairs.insert(
+            spec.host_name.clone(),
+            (spec.netns.clone(), spec.peer_name.clone()),
+        );
+        Ok(())
+    }
+
+    fn delete_link(&self, netns: Option<&str>, name: &str) -> KernelResult<()> {
+        let object = link_object(netns, name);
+        let mut st = self.enter("delete_link", format!("delete_link {object}"), &object)?;
+        if let Some(ns) = netns
+            && !st.netns.contains_key(ns)
+        {
+            return Err(KernelError::missing("deleting", format!("netns {ns}")));
+        }
+        st.owned_link(netns, name, "deleting")?;
+        st.delete_link(netns, name);
+        Ok(())
+    }
+
+    fn set_link_mtu(&self, netns: Option<&str>, name: &str, mtu: u32) -> KernelResult<()> {
+        let object = link_object(netns, name);
+        let mut st = self.enter("set_link_mtu", format!("set_link_mtu {object} {mtu}"), &object)?;
+        st.owned_link(netns, name, "setting the MTU of")?;
+        if let Some(l) = st.ns_mut(netns).and_then(|ns| ns.link_mut(name)) {
+            l.mtu = mtu;
+        }
+        Ok(())
+    }
+
+    fn set_port_isolation(&self, name: &str, isolated: bool) -> KernelResult<()> {
+        let object = link_object(None, name);
+        let mut st = self.enter(
+            "set_port_isolation",
+            format!("set_port_isolation {name} {isolated}"),
+            &object,
+        )?;
+        let op = if isolated {
+            "isolating bridge port"
+        } else {
+            "un-isolating bridge port"
+        };
+        let link = st.owned_link(None, name, op)?;
+        if link.master.is_none() {
+            return Err(KernelError::os(
+                op,
+                object,
+                io::Error::from_raw_os_error(EOPNOTSUPP),
+            ));
+        }
+        if let Some(l) = st.host.link_mut(name) {
+            l.isolated = isolated;
+        }
+        Ok(())
+    }
+
+    fn replace_addresses(&self, netns: Option<&str>, name: &str, addresses: &[IpNet]) -> KernelResult<()> {
+        let object = link_object(netns, name);
+        let mut st = self.enter(
+            "replace_addresses",
+            format!("replace_addresses {object}"),
+            &object,
+        )?;
+        st.owned_link(netns, name, "replacing addresses of")?;
+        let Some(ns) = st.ns_mut(netns) else {
+            return Err(KernelError::os(
+                "replacing addresses of",
+                object,
+                io::Error::from_raw_os_error(ENODEV),
+            ));
+        };
+        let current = NsObjects {
+            addresses: ns.addresses.clone(),
+            ..NsObjects::default()
+        }
+        .addresses_of(name);
+        for a in current.iter().filter(|a| !addresses.contains(a)) {
+            ns.remove_address(name, *a);
+        }
+        for a in addresses.iter().filter(|a| !current.contains(a)) {
+            ns.add_address(name, *a);
+        }
+        Ok(())
+    }
+
+    fn enable_forwarding(&self, v4: bool, v6: bool) -> KernelResult<()> {
+        let mut st = self.enter(
+            "enable_forwarding",
+            format!("enable_forwarding {v4} {v6}"),
+            "forwarding",
+        )?;
+        st.forwarding.0 |= v4;
+        st.forwarding.1 |= v6;
+        Ok(())
+    }
+
+    fn apply_firewall(&self, spec: &FirewallSpec) -> KernelResult<()> {
+        let mut st = self.enter("apply_firewall", "apply_firewall".into(), "firewall")?;
+        super::firewall::build_ruleset(spec)?;
+        st.firewall = Some(spec.clone());
+        Ok(())
+    }
+
+    fn remove_firewall(&self) -> KernelResult<()> {
+        let mut st = self.enter("remove_firewall", "remove_firewall".into(), "firewall")?;
+        st.firewall = None;
+        Ok(())
+    }
+
+    fn spawn_process(&self, spec: &ProcessSpec) -> KernelResult<u32> {
+        let object = format!("netns {}", spec.netns);
+        let mut st = self.enter("spawn_process", format!("spawn_process {}", spec.netns), &object)?;
+        st.owned_netns(&spec.netns, "starting a process in")?;
+        if spec.argv.is_empty() {
+            return Err(KernelError::Invalid {
+                object: format!("process for netns {}", spec.netns),
+                reason: "empty command".into(),
+            });
+        }
+        st.next_pid += 1;
+        let pid = st.next_pid;
+        st.processes.insert(pid, spec.clone());
+        Ok(pid)
+    }
+
+    fn kill_process(&self, netns: &str, pid: u32) -> KernelResult<()> {
+        let object = format!("process {pid} in netns {netns}");
+        let mut st = self.enter("kill_process", format!("kill_process {netns} {pid}"), &object)?;
+        match st.processes.get(&pid) {
+            None => Ok(()),
+            Some(p) if p.netns != netns => Err(KernelError::Invalid {
+                object,
+                reason: "that pid now belongs to a process outside the namespace; left alone".into(),
+            }),
+            Some(_) => {
+                st.processes.remove(&pid);
+                Ok(())
+            }
+        }
+    }
+}

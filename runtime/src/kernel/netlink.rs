@@ -1,0 +1,604 @@
+//! [`LinuxKernel`]: the real [`Kernel`], on rtnetlink, nftables and named namespaces.
+
+use std::fs::File;
+use std::future::Future;
+use std::io;
+use std::os::fd::AsRawFd;
+
+use futures::TryStreamExt;
+use ipnet::IpNet;
+use rtnetlink::packet_route::link::{InfoBridgePort, InfoData, InfoVeth, LinkMessage};
+use rtnetlink::packet_route::route::RouteScope;
+use rtnetlink::{
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+
+use super::error::libc_errno::{EADDRNOTAVAIL, EEXIST, ENODEV};
+use super::observe::{dump, link_alias, link_mac};
+use super::types::{BridgeSpec, FirewallSpec, NetnsInfo, Observed, ProcessSpec, RouteSpec, VethSpec};
+use super::{Kernel, KernelError, KernelResult, firewall, is_netplan_tag, netns, process};
+
+/// The real kernel. Works in the network namespace of the thread that called [`LinuxKernel::new`]
+/// (the "host"); named namespaces are reached through `/run/netns`.
+pub struct LinuxKernel {
+    rt: Runtime,
+    host: Handle,
+    _host_conn: JoinHandle<()>,
+}
+
+/// A netlink connection; its background task is stopped on drop.
+struct Conn {
+    handle: Handle,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+/// Converts an rtnetlink error into the matching OS error.
+fn nl_io(e: rtnetlink::Error) -> io::Error {
+    match e {
+        rtnetlink::Error::NetlinkError(msg) => msg.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+/// `link NAME` or `link NAME in netns NS`.
+fn link_object(netns: Option<&str>, name: &str) -> String {
+    match netns {
+        None => format!("link {name}"),
+        Some(ns) => format!("link {name} in netns {ns}"),
+    }
+}
+
+/// Checks an interface name the way the kernel will (1..=15 bytes, no `/`, `:` or whitespace).
+fn validate_ifname(object: &str, name: &str) -> KernelResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(KernelError::Invalid {
+            object: object.to_string(),
+            reason: format!("{name:?} is not a valid interface name (1 to 15 bytes, no '/', ':' or spaces)"),
+        })
+    }
+}
+
+/// Looks a link up by name; `Ok(None)` when it does not exist.
+async fn find_link(h: &Handle, name: &str) -> io::Result<Option<LinkMessage>> {
+    match h
+        .link()
+        .get()
+        .match_name(name.to_string())
+        .execute()
+        .try_next()
+        .await
+    {
+        Ok(m) => Ok(m),
+        Err(e) => {
+            let e = nl_io(e);
+            if errno_of(&e) == ENODEV { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// Looks up a link that netplan must own: missing and foreign links are errors.
+async fn owned_link(h: &Handle, netns: Option<&str>, name: &str, op: &str) -> KernelResult<LinkMessage> {
+    let object = link_object(netns, name);
+    match find_link(h, name).await {
+        Err(e) => Err(KernelError::os(op, object, e)),
+        Ok(None) => Err(KernelError::missing(op, object)),
+        Ok(Some(m)) if !is_netplan_tag(link_alias(&m)) => Err(KernelError::foreign(op, object)),
+        Ok(Some(m)) => Ok(m),
+    }
+}
+
+/// Explains an `EEXIST` on creation: foreign clash or a netplan object already there.
+async fn explain_clash(
+    h: &Handle,
+    netns: Option<&str>,
+    name: &str,
+    op: &str,
+    object: &str,
+    err: io::Error,
+) -> KernelError {
+    match find_link(h, name).await {
+        Ok(Some(m)) if !is_netplan_tag(link_alias(&m)) => KernelError::foreign(op, link_object(netns, name)),
+        _ => KernelError::os(op, object, err),
+    }
+}
+
+/// Sets `net.ipv4.conf.NAME.promote_secondaries=1` in `netns` (the file is per namespace, as
+/// seen by the thread that opens it).
+fn promote_secondaries(netns: Option<&str>, name: &str) -> io::Result<()> {
+    let path = format!("/proc/sys/net/ipv4/conf/{name}/promote_secondaries");
+    match netns {
+        None => std::fs::write(path, "1"),
+        Some(ns) => netns::in_netns(ns, move || std::fs::write(path, "1")).and_then(|r| r),
+    }
+}
+
+/// Sets or clears `IFLA_BRPORT_ISOLATED` on bridge port `index`.
+async fn set_isolated(h: &Handle, index: u32, isolated: bool) -> io::Result<()> {
+    let msg = LinkBridgePort::new(index)
+        .append_info_data(InfoBridgePort::Isolated(isolated))
+        .build();
+    h.link().set_port(msg).execute().await.map_err(nl_io)
+}
+
+/// Brings `lo` up.
+async fn loopback_up(h: &Handle) -> io::Result<()> {
+    let lo = find_link(h, "lo")
+        .await?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no loopback device"))?;
+    let set = LinkUnspec::new_with_index(lo.header.index).up().build();
+    h.link().set(set).execute().await.map_err(nl_io)
+}
+
+async fn add_route(h: &Handle, index: u32, r: &RouteSpec) -> io::Result<()> {
+    let invalid = |e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e:?}"));
+    let mut b = RouteMessageBuilder::<std::net::IpAddr>::new()
+        .destination_prefix(r.dst.addr(), r.dst.prefix_len())
+        .map_err(invalid)?
+        .output_interface(index);
+    match r.gateway {
+        Some(gw) => b = b.gateway(gw).map_err(invalid)?,
+        None => b = b.scope(RouteScope::Link),
+    }
+    h.route().add(b.build()).execute().await.map_err(nl_io)
+}
+
+impl LinuxKernel {
+    /// Opens a netlink connection in the calling thread's network namespace.
+    pub fn new() -> KernelResult<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| KernelError::os("starting", "netlink runtime", e))?;
+        let (conn, host, _) = {
+            let _guard = rt.enter();
+            rtnetlink::new_connection().map_err(|e| KernelError::os("opening", "netlink socket", e))?
+        };
+        let task = rt.spawn(conn);
+        Ok(LinuxKernel {
+            rt,
+            host,
+            _host_conn: task,
+        })
+    }
+
+    /// Brings `lo` of the host namespace up (a fresh namespace starts with it down).
+    pub fn loopback_up(&self) -> KernelResult<()> {
+        self.run(loopback_up(&self.host))
+            .map_err(|e| KernelError::os("bringing up", "link lo", e))
+    }
+
+    /// Runs `f` to completion on the private runtime. From inside another tokio runtime the
+    /// work moves to a scoped thread, because `block_on` may not nest.
+    fn run<F>(&self, f: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.rt.block_on(f);
+        }
+        std::thread::scope(|s| match s.spawn(|| self.rt.block_on(f)).join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    }
+
+    /// A netlink connection inside `netns` (`None` = the host).
+    fn conn(&self, netns: Option<&str>, op: &str) -> KernelResult<Conn> {
+        let Some(ns) = netns else {
+            return Ok(Conn {
+                handle: self.host.clone(),
+                task: None,
+            });
+        };
+        let object = format!("netns {ns}");
+        if !netns::exists(ns) {
+            return Err(KernelError::missing(op, object));
+        }
+        let rt = self.rt.handle().clone();
+        let made = netns::in_netns(ns, move || {
+            let _guard = rt.enter();
+            rtnetlink::new_connection().map(|(c, h, _)| (c, h))
+        });
+        let (conn, handle) = made.and_then(|r| r).map_err(|e| KernelError::os(op, object, e))?;
+        let task = self.rt.spawn(conn);
+        Ok(Conn {
+            handle,
+            task: Some(task),
+        })
+    }
+
+    /// Requires `netns` to exist and carry a netplan marker.
+    fn owned_netns(&self, name: &str, op: &str) -> KernelResult<()> {
+        let object = format!("netns {name}");
+        if !netns::exists(name) {
+            return Err(KernelError::missing(op, object));
+        }
+        match netns::read_marker(name) {
+            Ok(Some(tag)) if is_netplan_tag(Some(&tag)) => Ok(()),
+            Ok(_) => Err(KernelError::foreign(op, object)),
+            Err(e) => Err(KernelError::os(op, object, e)),
+        }
+    }
+
+    async fn finish_bridge(&self, spec: &BridgeSpec, object: &str) -> KernelResult<()> {
+        let op = "creating";
+        let h = &self.host;
+        let link = find_link(h, &spec.name)
+            .await
+            .map_err(|e| KernelError::os(op, object, e))?
+            .ok_or_else(|| KernelError::missing(op, object))?;
+        let index = link.header.index;
+        // Pin the MAC: otherwise the bridge takes the lowest port MAC and changes it as
+        // containers come and go, which breaks neighbours' ARP caches.
+        let mut set = LinkUnspec::new_with_index(index).alias(spec.tag.clone());
+        if let Some(mac) = link_mac(&link) {
+            set = set.address(mac);
+        }
+        // The MTU is set here, not at creation: only a change through RTM_SETLINK makes the
+        // bridge keep it as chosen by the user instead of following its ports (and falling
+        // back to 1500 when the last port goes). 1500 is already the value, so a bridge asked
+        // for 1500 still follows its ports, which netplan creates with the same MTU anyway.
+        if let Some(mtu) = spec.mtu {
+            set = set.mtu(mtu);
+        }
+        h.link()
+            .set(set.build())
+            .execute()
+            .await
+            .map_err(|e| KernelError::os("tagging", object, nl_io(e)))?;
+        for a in &spec.addresses {
+            h.address()
+                .add(index, a.addr(), a.prefix_len())
+                .execute()
+                .await
+                .map_err(|e| KernelError::os(format!("adding address {a} to"), object, nl_io(e)))?;
+        }
+        Ok(())
+    }
+
+    async fn finish_veth(&self, spec: &VethSpec, ns: &Handle, object: &str) -> KernelResult<()> {
+        let op = "creating";
+        let host_end = find_link(&self.host, &spec.host_name)
+            .await
+            .map_err(|e| KernelError::os(op, object, e))?
+            .ok_or_else(|| KernelError::missing(op, object))?;
+        let set = LinkUnspec::new_with_index(host_end.header.index)
+            .alias(spec.tag.clone())
+            .up()
+            .build();
+        self.host
+            .link()
+            .set(set)
+            .execute()
+            .await
+            .map_err(|e| KernelError::os("tagging", object, nl_io(e)))?;
+        if spec.isolated {
+            set_isolated(&self.host, host_end.header.index, true)
+                .await
+                .map_err(|e| KernelError::os("isolating bridge port", object, e))?;
+        }
+        let peer_object = link_object(Some(&spec.netns), &spec.peer_name);
+        let peer = find_link(ns, &spec.peer_name)
+            .await
+            .map_err(|e| KernelError::os(op, &peer_object, e))?
+            .ok_or_else(|| KernelError::missing(op, &peer_object))?;
+        let index = peer.header.index;
+        let set = LinkUnspec::new_with_index(index)
+            .alias(spec.tag.clone())
+            .up()
+            .build();
+        ns.link()
+            .set(set)
+            .execute()
+            .await
+            .map_err(|e| KernelError::os("tagging", &peer_object, nl_io(e)))?;
+        for a in &spec.addresses {
+            ns.address()
+                .add(index, a.addr(), a.prefix_len())
+                .execute()
+                .await
+                .map_err(|e| KernelError::os(format!("adding address {a} to"), &peer_object, nl_io(e)))?;
+        }
+        for r in &spec.routes {
+            let what = match r.gateway {
+                Some(gw) => format!("adding route {} via {gw} to", r.dst),
+                None => format!("adding route {} to", r.dst),
+            };
+            add_route(ns, index, r)
+                .await
+                .map_err(|e| KernelError::os(what, &peer_object, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Kernel for LinuxKernel {
+    fn observe(&self, namespaces: &[String]) -> KernelResult<Observed> {
+        let host = self
+            .run(dump(&self.host))
+            .map_err(|e| KernelError::os("observing", "host namespace", nl_io(e)))?;
+        let listed = netns::list().map_err(|e| KernelError::os("listing", netns::NETNS_DIR, e))?;
+        let mut observed = Observed {
+            host,
+            netns: listed
+                .into_iter()
+                .map(|(name, tag)| NetnsInfo { name, tag })
+                .collect(),
+            inside: Default::default(),
+        };
+        for ns in namespaces {
+            if observed.netns(ns).is_none() {
+                continue;
+            }
+            let conn = self.conn(Some(ns), "observing")?;
+            let objects = self
+                .run(dump(&conn.handle))
+                .map_err(|e| KernelError::os("observing", format!("netns {ns}"), nl_io(e)))?;
+            observed.inside.insert(ns.clone(), objects);
+        }
+        Ok(observed)
+    }
+
+    fn create_netns(&self, name: &str, tag: &str) -> KernelResult<()> {
+        let op = "creating";
+        let object = format!("netns {name}");
+        netns::validate_name(name).map_err(|reason| KernelError::Invalid {
+            object: object.clone(),
+            reason,
+        })?;
+        if netns::exists(name) {
+            return match netns::read_marker(name) {
+                Ok(Some(t)) if is_netplan_tag(Some(&t)) => {
+                    Err(KernelError::os(op, object, io::Error::from_raw_os_error(EEXIST)))
+                }
+                _ => Err(KernelError::foreign(op, object)),
+            };
+        }
+        netns::add(name).map_err(|e| KernelError::os(op, &object, e))?;
+        let finish = || -> KernelResult<()> {
+            netns::write_marker(name, tag).map_err(|e| KernelError::os("writing marker of", &object, e))?;
+            let conn = self.conn(Some(name), op)?;
+            self.run(loopback_up(&conn.handle))
+                .map_err(|e| KernelError::os("bringing up lo in", &object, e))
+        };
+        if let Err(e) = finish() {
+            let _ = netns::remove(name);
+            let _ = netns::remove_marker(name);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn delete_netns(&self, name: &str) -> KernelResult<()> {
+        let op = "deleting";
+        self.owned_netns(name, op)?;
+        let object = format!("netns {name}");
+        netns::remove(name).map_err(|e| KernelError::os(op, &object, e))?;
+        netns::remove_marker(name).map_err(|e| KernelError::os("removing marker of", object, e))
+    }
+
+    fn create_bridge(&self, spec: &BridgeSpec) -> KernelResult<()> {
+        let op = "creating";
+        let object = format!("bridge {}", spec.name);
+        validate_ifname(&object, &spec.name)?;
+        self.run(async {
+            let b = LinkBridge::new(&spec.name);
+            if let Err(e) = self.host.link().add(b.build()).execute().await {
+                let e = nl_io(e);
+                if errno_of(&e) == EEXIST {
+                    return Err(explain_clash(&self.host, None, &spec.name, op, &object, e).await);
+                }
+                return Err(KernelError::os(op, object, e));
+            }
+            if let Err(err) = self.finish_bridge(spec, &object).await {
+                if let Ok(Some(m)) = find_link(&self.host, &spec.name).await {
+                    let _ = self.host.link().del(m.header.index).execute().await;
+                }
+                return Err(err);
+            }
+            Ok(())
+        })
+    }
+
+    fn create_veth(&self, spec: &VethSpec) -> KernelResult<()> {
+        let op = "creating";
+        let object = format!(
+            "veth {} (peer {} in netns {})",
+            spec.host_name, spec.peer_name, spec.netns
+        );
+        validate_ifname(&object, &spec.host_name)?;
+        validate_ifname(&object, &spec.peer_name)?;
+        self.owned_netns(&spec.netns, op)?;
+        let ns_file = File::open(netns::netns_path(&spec.netns))
+            .map_err(|e| KernelError::os(op, format!("netns {}", spec.netns), e))?;
+        let ns = self.conn(Some(&spec.netns), op)?;
+        self.run(async {
+            let bridge = owned_link(&self.host, None, &spec.bridge, "attaching a veth to").await?;
+            let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+                .name(spec.peer_name.clone())
+                .setns_by_fd(ns_file.as_raw_fd());
+            let mut veth = LinkVeth::new(&spec.host_name, &spec.peer_name).controller(bridge.header.index);
+            if let Some(mtu) = spec.mtu {
+                peer = peer.mtu(mtu);
+                veth = veth.mtu(mtu);
+            }
+            if let Some(mac) = spec.mac {
+                peer = peer.address(mac.0.to_vec());
+            }
+            let veth = veth.set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
+            if let Err(e) = self.host.link().add(veth.build()).execute().await {
+                let e = nl_io(e);
+                if errno_of(&e) == EEXIST {
+                    let clash = explain_clash(&self.host, None, &spec.host_name, op, &object, e).await;
+                    if let KernelError::Foreign { .. } = clash {
+                        return Err(clash);
+                    }
+                    let again = io::Error::from_raw_os_error(EEXIST);
+                    let ns_name = Some(spec.netns.as_str());
+                    return Err(
+                        explain_clash(&ns.handle, ns_name, &spec.peer_name, op, &object, again).await,
+                    );
+                }
+                return Err(KernelError::os(op, object, e));
+            }
+            if let Err(err) = self.finish_veth(spec, &ns.handle, &object).await {
+                if let Ok(Some(m)) = find_link(&self.host, &spec.host_name).await {
+                    let _ = self.host.link().del(m.header.index).execute().await;
+                }
+                return Err(err);
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_link(&self, netns: Option<&str>, name: &str) -> KernelResult<()> {
+        let op = "deleting";
+        let conn = self.conn(netns, op)?;
+        self.run(async {
+            let link = owned_link(&conn.handle, netns, name, op).await?;
+            conn.handle
+                .link()
+                .del(link.header.index)
+                .execute()
+                .await
+                .map_err(|e| KernelError::os(op, link_object(netns, name), nl_io(e)))
+        })
+    }
+
+    fn set_link_mtu(&self, netns: Option<&str>, name: &str, mtu: u32) -> KernelResult<()> {
+        let op = "setting the MTU of";
+        let conn = self.conn(netns, op)?;
+        self.run(async {
+            let link = owned_link(&conn.handle, netns, name, op).await?;
+            let set = LinkUnspec::new_with_index(link.header.index).mtu(mtu).build();
+            conn.handle
+                .link()
+                .set(set)
+                .execute()
+                .await
+                .map_err(|e| KernelError::os(op, link_object(netns, name), nl_io(e)))
+        })
+    }
+
+    fn set_port_isolation(&self, name: &str, isolated: bool) -> KernelResult<()> {
+        let op = if isolated {
+            "isolating bridge port"
+        } else {
+            "un-isolating bridge port"
+        };
+        self.run(async {
+            let link = owned_link(&self.host, None, name, op).await?;
+            set_isolated(&self.host, link.header.index, isolated)
+                .await
+                .map_err(|e| KernelError::os(op, link_object(None, name), e))
+        })
+    }
+
+    fn replace_addresses(&self, netns: Option<&str>, name: &str, addresses: &[IpNet]) -> KernelResult<()> {
+        let op = "replacing addresses of";
+        let conn = self.conn(netns, op)?;
+        let object = link_object(netns, name);
+        validate_ifname(&object, name)?;
+        self.run(async {
+            let h = &conn.handle;
+            let index = owned_link(h, netns, name, op).await?.header.index;
+            promote_secondaries(netns, name).map_err(|e| KernelError::os(op, &object, e))?;
+            let current: Vec<_> = h
+                .address()
+                .get()
+                .set_link_index_filter(index)
+                .execute()
+                .try_collect()
+                .await
+                .map_err(|e| KernelError::os(op, &object, nl_io(e)))?;
+            let mut stale = Vec::new();
+            let mut present = Vec::new();
+            for msg in current {
+                match super::observe::address_of(&msg) {
+                    Some(addr) if addresses.contains(&addr) => present.push(addr),
+                    Some(addr) => stale.push((addr, msg)),
+                    None => {}
+                }
+            }
+            // New addresses first, then the old ones go: with promote_secondaries a new address
+            // in the same subnet survives the removal of the old primary, and the link never
+            // loses its last IPv4 address (which would make the kernel drop its routes).
+            for a in addresses.iter().filter(|a| !present.contains(a)) {
+                h.address()
+                    .add(index, a.addr(), a.prefix_len())
+                    .execute()
+                    .await
+                    .map_err(|e| KernelError::os(format!("adding address {a} to"), &object, nl_io(e)))?;
+            }
+            for (addr, msg) in stale {
+                match h.address().del(msg).execute().await.map_err(nl_io) {
+                    Ok(()) => {}
+                    // Already gone together with its primary.
+                    Err(e) if errno_of(&e) == EADDRNOTAVAIL => {}
+                    Err(e) => {
+                        return Err(KernelError::os(
+                            format!("removing address {addr} from"),
+                            &object,
+                            e,
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn enable_forwarding(&self, v4: bool, v6: bool) -> KernelResult<()> {
+        let mut knobs = Vec::new();
+        if v4 {
+            knobs.push("/proc/sys/net/ipv4/ip_forward");
+        }
+        if v6 {
+            knobs.push("/proc/sys/net/ipv6/conf/all/forwarding");
+        }
+        for knob in knobs {
+            std::fs::write(knob, "1").map_err(|e| KernelError::os("enabling", knob, e))?;
+        }
+        Ok(())
+    }
+
+    fn apply_firewall(&self, spec: &FirewallSpec) -> KernelResult<()> {
+        firewall::apply(spec)
+    }
+
+    fn remove_firewall(&self) -> KernelResult<()> {
+        firewall::remove()
+    }
+
+    fn spawn_process(&self, spec: &ProcessSpec) -> KernelResult<u32> {
+        self.owned_netns(&spec.netns, "starting a process in")?;
+        process::spawn(spec)
+    }
+
+    fn kill_process(&self, netns: &str, pid: u32) -> KernelResult<()> {
+        process::kill(netns, pid)
+    }
+}
