@@ -252,27 +252,49 @@ impl JsonDiag {
 }
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a likely typo.
+///
+/// A candidate that differs only in digits (`container2` for `container5`) is another
+/// member of a numbered family, not a typo, and is never suggested.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
+        .filter(|c| !differs_in_digits_only(word, c))
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
-/// Levenshtein distance over characters.
+/// Same length, and every differing character is a digit on both sides.
+fn differs_in_digits_only(a: &str, b: &str) -> bool {
+    a != b
+        && a.chars().count() == b.chars().count()
+        && a.chars()
+            .zip(b.chars())
+            .all(|(x, y)| x == y || (x.is_ascii_digit() && y.is_ascii_digit()))
+}
+
+/// Edit distance over characters where a swap of two neighbours counts as one edit
+/// (optimal string alignment), so that `alais` is one edit from `alias`.
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // Three rows: two rows back (for swaps), the previous one and the current one.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
+    for (i, ca) in a.iter().enumerate() {
         cur[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            let sub = prev[j] + usize::from(ca != cb);
+            let mut best = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && a[i] == b[j - 1] && a[i - 1] == b[j] {
+                best = best.min(before[j - 1] + 1);
+            }
+            cur[j + 1] = best;
         }
+        std::mem::swap(&mut before, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
@@ -286,6 +308,16 @@ mod tests {
     fn distance() {
         assert_eq!(edit_distance("subnett", "subnet"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("alais", "alias"), 1);
+        assert_eq!(edit_distance("frist", "first"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(did_you_mean("frist", ["first", "all"]), Some("first"));
+        assert_eq!(did_you_mean("container5", ["container2"]), None);
+        assert_eq!(
+            did_you_mean("contaner5", ["container2", "container5"]),
+            Some("container5")
+        );
         assert_eq!(did_you_mean("subnett", ["subnet", "gateway"]), Some("subnet"));
         assert_eq!(did_you_mean("zzz", ["subnet", "gateway"]), None);
     }

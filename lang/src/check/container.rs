@@ -438,7 +438,7 @@ impl<'a> Ctx<'_, 'a> {
             )
             .primary(span, format!("network `{name}` has no declared {} subnet", family(v6)));
             if let Some(s) = decl_span {
-                d = d.secondary(s, "declared here");
+                d = d.secondary(s, format!("declared without an {} subnet", family(v6)));
             }
             self.diags.push(d.help(format!(
                 "declare the {} subnet of network `{name}` (`subnet CIDR`), or let the address be chosen",
@@ -566,7 +566,7 @@ fn check_links(lowered: &[Lowered<'_>], nets: &Networks<'_>, diags: &mut Vec<Dia
                         "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
                     )
                     .primary(link.target.span, format!("`{t}` is on the host network"))
-                    .secondary(host, "here")
+                    .secondary(host, format!("`{t}` joins `host` here"))
                     .help(format!("`{t}` has no address of its own: reach it through the host's addresses")),
                 );
                 continue;

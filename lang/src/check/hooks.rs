@@ -24,7 +24,7 @@ pub(super) fn lower(h: &HookDecl, diags: &mut Vec<Diag>) -> Option<Hook> {
         diags.push(
             Diag::error(codes::HOOK_PATH, "a hook needs the path of its script")
                 .primary(h.path.span, "empty path")
-                .help("write the script's path relative to the topology file, e.g. `\"hooks/smoke.rhai\"`"),
+                .help("write the path of the Rhai script, relative to the topology file"),
         );
         return None;
     }

@@ -53,14 +53,14 @@ impl Block {
         }
     }
 
-    /// How a message names this block.
-    fn describe(self) -> &'static str {
+    /// Where a statement of this block stands, as a message says it.
+    fn place(self) -> &'static str {
         match self {
-            Block::Top => "the top level",
-            Block::Network => "a `network` block",
-            Block::Subnet => "a `subnet` block",
-            Block::Container => "a `container` block",
-            Block::Attach => "a container's `network NAME { … }` block",
+            Block::Top => "at the top level",
+            Block::Network => "in a `network` block",
+            Block::Subnet => "in a `subnet` block",
+            Block::Container => "in a `container` block",
+            Block::Attach => "in a container's `network NAME { … }` block",
         }
     }
 }
@@ -112,25 +112,22 @@ fn report(u: &Unknown, here: Block) -> Diag {
         .filter(|b| *b != here && b.keywords().contains(&word))
         .collect();
     if !elsewhere.is_empty() {
-        let places: Vec<&str> = elsewhere.iter().map(|b| b.describe()).collect();
+        let places: Vec<&str> = elsewhere.iter().map(|b| b.place()).collect();
         let places = join(&places, "or");
         return Diag::error(
             codes::KEYWORD_MISPLACED,
-            format!("`{word}` cannot be used in {}", here.describe()),
+            format!("`{word}` cannot be used {}", here.place()),
         )
-        .primary(u.keyword.span, format!("`{word}` belongs in {places}"))
-        .help(format!(
-            "move this statement into {places}; here the statements are {}",
-            quoted(here.keywords(), "and")
-        ));
+        .primary(u.keyword.span, format!("`{word}` belongs {places}"))
+        .help(format!("move this statement: it stands {places}"));
     }
     let d = Diag::error(codes::KEYWORD_UNKNOWN, format!("unknown keyword `{word}`"))
-        .primary(u.keyword.span, format!("not a statement of {}", here.describe()));
+        .primary(u.keyword.span, format!("not a statement {}", here.place()));
     match did_you_mean(word, here.keywords().iter().copied()) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help(format!(
-            "the statements of {} are {}",
-            here.describe(),
+            "the statements {} are {}",
+            here.place(),
             quoted(here.keywords(), "and")
         )),
     }

@@ -143,7 +143,7 @@ fn lower<'a>(decl: &'a NetworkDecl, diags: &mut Vec<Diag>) -> NetInfo<'a> {
                     && valid_bridge_name(&b.value, b.span, diags)
                 {
                     let src = native(b.value.clone(), b.span, "bridge");
-                    options::set(&mut settings.bridge, src, "bridge name", diags);
+                    options::set(&mut settings.bridge, src, "the bridge name", diags);
                 }
             }
             NetworkStmt::Mtu { value, span } => {
@@ -152,7 +152,7 @@ fn lower<'a>(decl: &'a NetworkDecl, diags: &mut Vec<Diag>) -> NetInfo<'a> {
                     options::set(
                         &mut settings.mtu,
                         native(value.value, value.span, "mtu"),
-                        "MTU",
+                        "the MTU",
                         diags,
                     );
                 }
@@ -177,7 +177,7 @@ fn lower<'a>(decl: &'a NetworkDecl, diags: &mut Vec<Diag>) -> NetInfo<'a> {
             NetworkStmt::HostIp(a) => {
                 if seen.first(twice, "host-ip", &owner, a.span, diags) {
                     let src = native(a.addr.value, a.addr.span, "host-ip");
-                    options::set(&mut settings.host_ip, src, "default host IP", diags);
+                    options::set(&mut settings.host_ip, src, "the default host IP", diags);
                 }
             }
             NetworkStmt::Label { key, value, span } => {
@@ -326,12 +326,21 @@ pub(super) fn valid_bridge_name(name: &str, span: Span, diags: &mut Vec<Diag>) -
     } else if name == "." || name == ".." {
         "`.` and `..` are not interface names".to_string()
     } else if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace()) {
-        format!("{c:?} is not allowed in an interface name")
+        if c.is_whitespace() {
+            "whitespace is not allowed in an interface name".to_string()
+        } else {
+            format!("`{c}` is not allowed in an interface name")
+        }
     } else {
         return true;
     };
+    let message = if name.is_empty() {
+        "empty bridge name".to_string()
+    } else {
+        format!("invalid bridge name `{name}`")
+    };
     diags.push(
-        Diag::error(codes::BRIDGE_NAME, format!("invalid bridge name `{name}`"))
+        Diag::error(codes::BRIDGE_NAME, message)
             .primary(span, problem)
             .help("use at most 15 bytes without `/`, `:` or whitespace, e.g. `br-web`"),
     );

@@ -75,7 +75,7 @@ pub(super) fn set<T: PartialEq + Display>(
         Diag::error(
             codes::OPTION_CONFLICT,
             format!(
-                "conflicting values for the {what}: `{}` and `{}`",
+                "conflicting values for {what}: `{}` and `{}`",
                 first.value, second.value
             ),
         )
@@ -110,7 +110,7 @@ pub(super) fn apply(
                 set(
                     &mut settings.bridge,
                     option_source(v.to_string(), span, k),
-                    "bridge name",
+                    "the bridge name",
                     diags,
                 );
             }
@@ -142,7 +142,7 @@ pub(super) fn apply(
             Ok(ip) => set(
                 &mut settings.host_ip,
                 option_source(ip, span, k),
-                "default host IP",
+                "the default host IP",
                 diags,
             ),
             Err(_) => diags.push(
@@ -157,7 +157,7 @@ pub(super) fn apply(
         MTU | DRIVER_MTU => match v.parse::<u32>() {
             Ok(n) => {
                 if valid_mtu(n, value.span, diags) {
-                    set(&mut settings.mtu, option_source(n, span, k), "MTU", diags);
+                    set(&mut settings.mtu, option_source(n, span, k), "the MTU", diags);
                 }
             }
             Err(_) => diags.push(

@@ -52,6 +52,10 @@ pub(super) fn check(nets: &[NetInfo<'_>], diags: &mut Vec<Diag>) {
         }
         if let Some(top) = open.last() {
             report(nets, *top, e, diags);
+            if top.cidr == e.cidr {
+                // Keep the first declaration open: later overlaps are reported against it.
+                continue;
+            }
         }
         open.push(e);
     }
@@ -68,7 +72,7 @@ fn report(nets: &[NetInfo<'_>], a: Entry, b: Entry, diags: &mut Vec<Diag>) {
         return;
     };
     let relation = if first.cidr == second.cidr {
-        "is the same as".to_string()
+        "is declared again".to_string()
     } else if first.cidr.contains(&second.cidr) {
         format!("lies inside {}", first.cidr)
     } else {
@@ -85,7 +89,10 @@ fn report(nets: &[NetInfo<'_>], a: Entry, b: Entry, diags: &mut Vec<Diag>) {
                 "multiple overlapping subnet configuration is not supported",
             )
             .primary(second.span, format!("{} {relation}", second.cidr))
-            .secondary(first.span, "this subnet of the same network")
+            .secondary(
+                first.span,
+                format!("{}, a subnet of the same network", first.cidr),
+            )
             .help(format!(
                 "the subnets of network `{}` must be disjoint",
                 n1.model.name
@@ -99,9 +106,9 @@ fn report(nets: &[NetInfo<'_>], a: Entry, b: Entry, diags: &mut Vec<Diag>) {
             )
             .primary(
                 second.span,
-                format!("subnet of `{}`: {} {relation}", n2.model.name, second.cidr),
+                format!("{} of `{}` {relation}", second.cidr, n2.model.name),
             )
-            .secondary(first.span, format!("subnet of `{}`", n1.model.name))
+            .secondary(first.span, format!("{} of `{}`", first.cidr, n1.model.name))
             .help("give every network an address range of its own"),
         );
     }

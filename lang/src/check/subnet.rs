@@ -274,7 +274,7 @@ fn family_mismatch(what: &str, value: impl std::fmt::Display, v6: bool, span: Sp
     Diag::error(
         codes::ADDRESS_FAMILY,
         format!(
-            "{what} {value} is an {} address but subnet {} is {}",
+            "{what} {value} is {} but subnet {} is {}",
             family(v6),
             s.cidr,
             family(!v6)
