@@ -35,15 +35,13 @@ impl SubnetInfo {
         }
     }
 
-    /// The gateway address when it is known before any allocation: the explicit one, or the
-    /// subnet's first address when there is neither a gateway nor an ip-range (Docker asks
-    /// for the gateway first, so it gets the lowest free address).
+    /// The gateway address: the explicit one (with its span), or else the subnet's first
+    /// address, which is what the gateway gets when none is given (Docker asks for the
+    /// gateway before any container, so it gets the lowest free address; netplan's IPAM
+    /// takes the first address even when an ip-range is set).
     pub(super) fn known_gateway(&self) -> Option<(IpAddr, Option<Span>)> {
         if let Some(g) = &self.gateway {
             return Some((g.value, Some(g.span)));
-        }
-        if self.ip_range.is_some() {
-            return None;
         }
         first_host(&self.cidr).map(|a| (a, None))
     }
