@@ -8,10 +8,12 @@ pub mod codes;
 mod container;
 mod hooks;
 mod keywords;
+mod links;
 mod network;
 mod options;
 mod overlap;
 mod publish;
+mod static_ip;
 mod subnet;
 mod text;
 
@@ -26,7 +28,9 @@ use subnet::SubnetInfo;
 /// The result of checking a file: the topology when there is no error, and every finding.
 #[derive(Debug, Clone)]
 pub struct Checked {
+    /// The validated topology; `None` as soon as one finding is an error.
     pub topology: Option<Topology>,
+    /// Every finding (errors and warnings) in file order.
     pub diags: Vec<Diag>,
 }
 

@@ -10,9 +10,7 @@ use crate::diag::{Diag, did_you_mean};
 use crate::model::{Attachment, Container, Link, NetworkKind};
 
 use super::network::Seen;
-use super::subnet::{reserved, reserved_help};
-use super::text::{family, join};
-use super::{Networks, codes, hooks, publish};
+use super::{Networks, codes, hooks, links, publish};
 
 /// A container after its own checks, waiting for the checks that need every container.
 #[derive(Debug)]
@@ -31,17 +29,18 @@ pub(super) struct Lowered<'a> {
 /// A link, checked once every container is known.
 #[derive(Debug)]
 pub(super) struct PendingLink<'a> {
-    net: usize,
-    target: &'a Name,
-    alias: &'a Name,
+    pub net: usize,
+    pub target: &'a Name,
+    pub alias: &'a Name,
 }
 
-struct Ctx<'n, 'a> {
-    nets: &'n mut Networks<'a>,
+/// What the container checks share while they walk the file.
+pub(super) struct Ctx<'n, 'a> {
+    pub nets: &'n mut Networks<'a>,
     /// Static addresses per (network, address): who holds it and where.
-    ips: HashMap<(usize, IpAddr), (String, Span)>,
-    macs: HashMap<(usize, Mac), (String, Span)>,
-    diags: &'n mut Vec<Diag>,
+    pub ips: HashMap<(usize, IpAddr), (String, Span)>,
+    pub macs: HashMap<(usize, Mac), (String, Span)>,
+    pub diags: &'n mut Vec<Diag>,
 }
 
 /// Lowers every container and runs the checks between containers.
@@ -98,7 +97,7 @@ pub(super) fn lower_all<'a>(
         })
         .collect();
     let Ctx { nets, diags, .. } = cx;
-    check_links(&lowered, nets, diags);
+    links::check(&lowered, nets, diags);
     publish::check(&lowered, nets, diags);
     lowered.into_iter().filter(|l| l.keep).map(|l| l.model).collect()
 }
@@ -398,209 +397,5 @@ impl<'a> Ctx<'_, 'a> {
             }
         }
         att
-    }
-
-    /// Checks a static address on network `idx`; true when it is usable, then it is taken.
-    fn static_ip(&mut self, cname: &str, idx: usize, ip: IpAddr, span: Span) -> bool {
-        let net = &self.nets.list[idx];
-        let name = net.model.name.as_str();
-        let v6 = ip.is_ipv6();
-        let decl_span = net.decl.map(|d| d.name.span);
-        if !net.model.is_user_defined() {
-            self.diags.push(
-                Diag::error(
-                    codes::IP_PREDEFINED,
-                    "user specified IP address is supported on user defined networks only",
-                )
-                .primary(span, format!("`{name}` is a predefined network"))
-                .help("declare a network with a subnet and attach the container to it to choose its address"),
-            );
-            return false;
-        }
-        if v6 && !net.model.ipv6 {
-            let mut d = Diag::error(
-                codes::IP_NO_IPV6,
-                format!("static IPv6 address on network `{name}`, which does not enable IPv6"),
-            )
-            .primary(span, "IPv6 address");
-            if let Some(s) = decl_span {
-                d = d.secondary(s, "no `ipv6` in this network");
-            }
-            self.diags
-                .push(d.help(format!("add `ipv6` and an IPv6 subnet to network `{name}`")));
-            return false;
-        }
-        let subnets: Vec<_> = net.subnets_of(v6).collect();
-        if subnets.is_empty() {
-            let mut d = Diag::error(
-                codes::IP_NO_SUBNET,
-                "user specified IP address is supported only when connecting to networks with user configured subnets",
-            )
-            .primary(span, format!("network `{name}` has no declared {} subnet", family(v6)));
-            if let Some(s) = decl_span {
-                d = d.secondary(s, format!("declared without an {} subnet", family(v6)));
-            }
-            self.diags.push(d.help(format!(
-                "declare the {} subnet of network `{name}` (`subnet CIDR`), or let the address be chosen",
-                family(v6)
-            )));
-            return false;
-        }
-        let Some(sub) = subnets.iter().find(|s| s.cidr.contains(&ip)) else {
-            let list: Vec<String> = subnets.iter().map(|s| s.cidr.to_string()).collect();
-            let refs: Vec<&str> = list.iter().map(String::as_str).collect();
-            let mut d = Diag::error(
-                codes::IP_OUTSIDE,
-                format!("no configured subnet contains IP address {ip}"),
-            )
-            .primary(span, format!("outside every {} subnet of `{name}`", family(v6)));
-            for s in &subnets {
-                d = d.secondary(s.cidr_span, format!("subnet of `{name}`"));
-            }
-            self.diags
-                .push(d.help(format!("choose an address inside {}", join(&refs, "or"))));
-            return false;
-        };
-        if let Some(what) = reserved(&sub.cidr, ip) {
-            self.diags.push(
-                Diag::error(
-                    codes::IP_RESERVED,
-                    format!("IP address {ip} is the {what} of subnet {}", sub.cidr),
-                )
-                .primary(span, format!("the {what}"))
-                .secondary(sub.cidr_span, "the subnet")
-                .help(reserved_help(v6)),
-            );
-            return false;
-        }
-        if let Some((gw, gw_span)) = sub.known_gateway()
-            && gw == ip
-        {
-            let d = Diag::error(
-                codes::IP_TAKEN,
-                format!(
-                    "IP address {ip} is already in use: it is the gateway of subnet {}",
-                    sub.cidr
-                ),
-            )
-            .primary(span, "the gateway's address");
-            self.diags.push(match gw_span {
-                Some(s) => d.secondary(s, "the gateway").help("choose another address"),
-                None => d
-                    .secondary(sub.cidr_span, format!("its gateway defaults to {gw}"))
-                    .help("the gateway takes the subnet's first address unless `gateway` says otherwise: choose another address"),
-            });
-            return false;
-        }
-        if let Some((aux_name, aux_addr)) = sub.aux.iter().find(|(_, a)| a.value == ip) {
-            self.diags.push(
-                Diag::error(
-                    codes::IP_TAKEN,
-                    format!(
-                        "IP address {ip} is already in use: it is reserved as aux address `{}`",
-                        aux_name.value
-                    ),
-                )
-                .primary(span, "a reserved address")
-                .secondary(aux_addr.span, "reserved here")
-                .help("choose another address"),
-            );
-            return false;
-        }
-        if let Some((holder, first)) = self.ips.get(&(idx, ip)) {
-            self.diags.push(
-                Diag::error(
-                    codes::IP_IN_USE,
-                    format!("IP address {ip} is already in use on network `{name}`"),
-                )
-                .primary(span, "taken again here")
-                .secondary(*first, format!("`{holder}` has it"))
-                .help("give each container its own address: Docker refuses this with \"Address already in use\""),
-            );
-            return false;
-        }
-        self.ips.insert((idx, ip), (cname.to_string(), span));
-        true
-    }
-}
-
-/// Link targets: they exist, are reachable and are not on `host`.
-fn check_links(lowered: &[Lowered<'_>], nets: &Networks<'_>, diags: &mut Vec<Diag>) {
-    struct Target<'x> {
-        nets: &'x [usize],
-        host: Option<Span>,
-    }
-    let targets: HashMap<&str, Target<'_>> = lowered
-        .iter()
-        .filter(|l| l.keep)
-        .map(|l| {
-            let host = l
-                .nets
-                .iter()
-                .position(|i| nets.list[*i].model.kind == NetworkKind::Host)
-                .map(|p| l.net_spans[p]);
-            (l.model.name.as_str(), Target { nets: &l.nets, host })
-        })
-        .collect();
-    for l in lowered {
-        for link in &l.links {
-            let t = link.target.value.as_str();
-            let net = &nets.list[link.net].model;
-            let Some(target) = targets.get(t) else {
-                let d = Diag::error(
-                    codes::LINK_UNKNOWN_TARGET,
-                    format!("could not get container for {t}"),
-                )
-                .primary(link.target.span, "no container of this name");
-                let help = match did_you_mean(t, targets.keys().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("declare `container {t}`, or link to a declared container"),
-                };
-                diags.push(d.help(help));
-                continue;
-            };
-            if let Some(host) = target.host {
-                diags.push(
-                    Diag::error(
-                        codes::LINK_HOST_OR_NONE,
-                        "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
-                    )
-                    .primary(link.target.span, format!("`{t}` is on the host network"))
-                    .secondary(host, format!("`{t}` joins `host` here"))
-                    .help(format!("`{t}` has no address of its own: reach it through the host's addresses")),
-                );
-                continue;
-            }
-            if target.nets.contains(&link.net) {
-                continue;
-            }
-            if net.kind == NetworkKind::DefaultBridge {
-                diags.push(
-                    Diag::error(
-                        codes::LINK_NOT_DEFAULT,
-                        format!("Cannot link to /{t}, as it does not belong to the default network"),
-                    )
-                    .primary(link.target.span, format!("`{t}` is not on `bridge`"))
-                    .help(format!(
-                        "a legacy link on `bridge` needs its target there too: attach `{t}` to `bridge`"
-                    )),
-                );
-            } else {
-                diags.push(
-                    Diag::warning(
-                        codes::LINK_UNREACHABLE,
-                        format!(
-                            "container `{t}` is not on network `{}`: link alias `{}` will not resolve",
-                            net.name, link.alias.value
-                        ),
-                    )
-                    .primary(link.target.span, format!("not attached to `{}`", net.name))
-                    .help(format!(
-                        "attach `{t}` to `{}`, or put the link on a network `{t}` is on",
-                        net.name
-                    )),
-                );
-            }
-        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::ast::{AliasMode, Driver, File, Item, Name, NetworkDecl, NetworkStmt, Span};
+use crate::ast::{AliasMode, Driver, File, Item, Name, NetworkDecl, NetworkStmt, Span, Spanned};
 use crate::diag::{Diag, did_you_mean};
 use crate::model::{Network, NetworkKind};
 
@@ -240,7 +240,7 @@ fn lower<'a>(decl: &'a NetworkDecl, diags: &mut Vec<Diag>) -> NetInfo<'a> {
         }
     }
 
-    let bridge = settings.bridge.map(|s| crate::ast::Spanned::new(s.value, s.span));
+    let bridge = settings.bridge.map(|s| Spanned::new(s.value, s.span));
     net.bridge = bridge.as_ref().map(|b| b.value.clone());
     net.mtu = settings.mtu.map(|s| s.value);
     if let Some(s) = settings.icc {

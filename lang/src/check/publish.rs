@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::ast::{Proto, Span};
 use crate::diag::Diag;
-use crate::model::NetworkKind;
+use crate::model::{Network, NetworkKind};
 
 use super::container::Lowered;
 use super::{Networks, codes};
@@ -35,7 +35,7 @@ pub(super) fn check(lowered: &[Lowered<'_>], nets: &Networks<'_>, diags: &mut Ve
         let Some(first) = l.publishes.first() else {
             continue;
         };
-        let kinds: Vec<&crate::model::Network> = l.nets.iter().map(|i| &nets.list[*i].model).collect();
+        let kinds: Vec<&Network> = l.nets.iter().map(|i| &nets.list[*i].model).collect();
         let name = l.model.name.as_str();
         if let Some(p) = kinds.iter().position(|n| n.kind == NetworkKind::None) {
             diags.push(
