@@ -434,6 +434,67 @@ fn firewall_isolation() -> TestResult {
     )
 }
 
+fn firewall_internal() -> TestResult {
+    let k = real()?;
+    let mut c = Cleanup::new(&k);
+    ctx(k.enable_forwarding(true, false), "enable_forwarding")?;
+    ctx(
+        k.create_bridge(&bridge("in-br", "10.88.1.1/24")),
+        "netplan bridge",
+    )?;
+    c.link("in-br");
+    // stands for "the rest of the world": a bridge the firewall does not manage
+    ctx(
+        k.create_bridge(&bridge("in-out", "10.88.2.1/24")),
+        "outside bridge",
+    )?;
+    c.link("in-out");
+    container(&k, &mut c, "in-a", "in-br", "10.88.1.2/24", "10.88.1.1")?;
+    container(&k, &mut c, "in-b", "in-br", "10.88.1.3/24", "10.88.1.1")?;
+    container(&k, &mut c, "in-world", "in-out", "10.88.2.2/24", "10.88.2.1")?;
+    let _world = Server::start(Some("in-world"), sock("10.88.2.2:7000"), "world")?;
+    let _b = Server::start(Some("in-b"), sock("10.88.1.3:7000"), "b")?;
+    let mut net = FirewallNetwork {
+        bridge: "in-br".into(),
+        subnets: vec![cidr("10.88.1.0/24")],
+        icc: true,
+        internal: false,
+        masquerade: true,
+    };
+    c.firewall();
+    ctx(
+        k.apply_firewall(&FirewallSpec {
+            networks: vec![net.clone()],
+            published: vec![],
+        }),
+        "apply",
+    )?;
+    check(
+        eventually_reaches(Some("in-a"), sock("10.88.2.2:7000"), "world"),
+        "non-internal network cannot get out",
+    )?;
+    net.internal = true;
+    ctx(
+        k.apply_firewall(&FirewallSpec {
+            networks: vec![net],
+            published: vec![],
+        }),
+        "apply internal",
+    )?;
+    check(
+        !reaches(Some("in-a"), sock("10.88.2.2:7000"), "world"),
+        "internal network still gets out",
+    )?;
+    check(
+        !reaches(Some("in-world"), sock("10.88.1.3:7000"), "b"),
+        "internal network reachable from outside",
+    )?;
+    check(
+        eventually_reaches(Some("in-a"), sock("10.88.1.3:7000"), "b"),
+        "internal network blocks its own containers",
+    )
+}
+
 fn firewall_icc_off() -> TestResult {
     let k = real()?;
     let mut c = Cleanup::new(&k);
@@ -503,7 +564,7 @@ fn firewall_publish() -> TestResult {
         "container bridge",
     )?;
     c.link("pb-br");
-    // an "outside" client network, not managed by the firewall
+    // an "outside" client network, not managed by the firewall at first
     ctx(
         k.create_bridge(&bridge("pb-ext", "10.86.0.1/24")),
         "outside bridge",
@@ -557,6 +618,29 @@ fn firewall_publish() -> TestResult {
     check(
         rules.contains(r#""dnat":{"addr":"10.85.0.2","family":"ip","port":80}"#),
         format!("no dnat rule: {rules}"),
+    )?;
+    // The client's network becomes a netplan network too: isolation now blocks it from the
+    // container directly, but the published port stays reachable (`ct status dnat accept`).
+    check(
+        eventually_reaches(Some("pb-client"), sock("10.85.0.2:80"), "web"),
+        "direct route before isolation",
+    )?;
+    let mut isolated = spec.clone();
+    isolated.networks.push(FirewallNetwork {
+        bridge: "pb-ext".into(),
+        subnets: vec![cidr("10.86.0.0/24")],
+        icc: true,
+        internal: false,
+        masquerade: true,
+    });
+    ctx(k.apply_firewall(&isolated), "apply_firewall with two networks")?;
+    check(
+        !reaches(Some("pb-client"), sock("10.85.0.2:80"), "web"),
+        "other network reaches the container directly",
+    )?;
+    check(
+        eventually_reaches(Some("pb-client"), sock("10.86.0.1:8080"), "web"),
+        "published port not reachable from another netplan network",
     )
 }
 
@@ -693,6 +777,7 @@ fn main() -> ExitCode {
         ("real::tcp_same_bridge", tcp_same_bridge),
         ("real::firewall_isolation", firewall_isolation),
         ("real::firewall_icc_off", firewall_icc_off),
+        ("real::firewall_internal", firewall_internal),
         ("real::firewall_publish", firewall_publish),
         ("real::foreign_links_refused", foreign_links_refused),
         ("real::processes", processes),

@@ -640,3 +640,48 @@ impl Kernel for FakeKernel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FakeKernel;
+    use crate::kernel::{BridgeSpec, Kernel, KernelError, LinkKind, tag_for};
+
+    fn bridge(name: &str) -> BridgeSpec {
+        BridgeSpec {
+            name: name.into(),
+            mtu: None,
+            addresses: vec![],
+            tag: tag_for("t"),
+        }
+    }
+
+    #[test]
+    fn injected_failure_hits_once_and_is_recorded() {
+        let k = FakeKernel::new();
+        k.fail_next("create_bridge", 12);
+        let err = k.create_bridge(&bridge("br-x")).expect_err("injected failure");
+        assert_eq!(err.errno(), Some(12));
+        assert!(k.create_bridge(&bridge("br-x")).is_ok());
+        assert_eq!(k.calls(), ["create_bridge br-x", "create_bridge br-x"]);
+    }
+
+    #[test]
+    fn foreign_objects_are_refused() {
+        let k = FakeKernel::new();
+        k.add_foreign_link(None, "br-f", LinkKind::Bridge);
+        k.add_foreign_netns("ns-f");
+        assert!(matches!(
+            k.create_bridge(&bridge("br-f")),
+            Err(KernelError::Foreign { .. })
+        ));
+        assert!(matches!(
+            k.delete_link(None, "br-f"),
+            Err(KernelError::Foreign { .. })
+        ));
+        assert!(matches!(k.delete_netns("ns-f"), Err(KernelError::Foreign { .. })));
+        assert!(matches!(
+            k.create_netns("ns-f", "netplan:t"),
+            Err(KernelError::Foreign { .. })
+        ));
+    }
+}

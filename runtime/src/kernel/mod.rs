@@ -76,7 +76,10 @@ pub trait Kernel {
     /// ownership marker containing `tag`.
     fn create_netns(&self, name: &str, tag: &str) -> KernelResult<()>;
 
-    /// Deletes named namespace `name`; refuses when it carries no netplan marker.
+    /// Deletes named namespace `name`; refuses when it carries no netplan marker. The kernel
+    /// destroys the namespace, with its links and the host ends of their veth pairs, once
+    /// nothing uses it any more (asynchronously, a few milliseconds later). Processes and
+    /// sockets inside keep it alive, so stop them first ([`Kernel::kill_process`]).
     fn delete_netns(&self, name: &str) -> KernelResult<()>;
 
     /// Creates a bridge in the host namespace, tags it, pins its MAC, adds the addresses and

@@ -346,3 +346,28 @@ pub struct ProcessSpec {
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MacAddr;
+
+    #[test]
+    fn mac_round_trips() {
+        let m: MacAddr = "02:42:AC:11:00:02".parse().expect("valid MAC");
+        assert_eq!(m.0, [0x02, 0x42, 0xac, 0x11, 0x00, 0x02]);
+        assert_eq!(m.to_string(), "02:42:ac:11:00:02");
+    }
+
+    #[test]
+    fn bad_macs_are_rejected() {
+        for bad in [
+            "",
+            "02:42:ac:11:00",
+            "02:42:ac:11:00:02:03",
+            "2:42:ac:11:00:02",
+            "zz:42:ac:11:00:02",
+        ] {
+            assert!(bad.parse::<MacAddr>().is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -119,7 +119,7 @@ pub fn run(k: &dyn Kernel) -> Vec<String> {
     step("create_bridge again", k.create_bridge(&bridge), k);
     let a = veth("sq-va", "sq-a", "eth0", mac, &["10.77.0.2/24"], "10.77.0.1");
     step("create_veth a", k.create_veth(&a), k);
-    let b = veth(
+    let mut b = veth(
         "sq-vb",
         "sq-b",
         "eth0",
@@ -127,6 +127,14 @@ pub fn run(k: &dyn Kernel) -> Vec<String> {
         &["10.77.0.3/24", "fd77::3/64"],
         "10.77.0.1",
     );
+    b.routes.push(RouteSpec {
+        dst: net("::/0"),
+        gateway: "fd77::1".parse().ok(),
+    });
+    b.routes.push(RouteSpec {
+        dst: net("10.200.0.0/16"),
+        gateway: None,
+    });
     step("create_veth b", k.create_veth(&b), k);
     let missing = veth("sq-vx", "sq-none", "eth0", None, &["10.77.0.4/24"], "10.77.0.1");
     step("create_veth into missing netns", k.create_veth(&missing), k);
