@@ -5,6 +5,7 @@
 
 pub mod desired;
 pub mod diff;
+pub mod dns;
 pub mod host;
 pub mod ids;
 pub mod ipam;

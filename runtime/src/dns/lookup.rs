@@ -1,0 +1,405 @@
+//! Resolution: what the container behind a [`View`] gets for one question. Pure functions over a
+//! [`Snapshot`], no I/O.
+//!
+//! Order for a name `Q` (Docker's, see its resolver): first `Q` itself on all of the asker's DNS
+//! endpoints, then every split `NAME.NETWORK` from the right (`a.b.c` → `a.b` on network `c`,
+//! then `a` on network `b.c`) on that one endpoint. Within a set of endpoints, walked in
+//! attachment order: first the link aliases declared on them (`link X as A` answers `A` with X's
+//! address on that network while X is live there), then the names of each network (container
+//! names and aliases), skipping an endpoint whose own link alias is `Q`. The first hit wins.
+//!
+//! A name backed by several live members answers the first one in declaration order, or all of
+//! them shuffled with the network's `alias-mode all`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hickory_proto::rr::RecordType;
+use netplan_lang::model::AliasMode;
+
+use super::names::{MemberId, NetId, Snapshot, View};
+
+/// The outcome of one question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Local records (A, AAAA or PTR data), in answer order.
+    Records(Vec<Rdata>),
+    /// The name exists here but has no data of that type: NOERROR, no answers.
+    NoData,
+    /// A netplan name the asker may not see, or an address it shares no network with.
+    NxDomain,
+    /// Not a netplan name: ask the upstream resolvers.
+    Forward,
+    /// Not a netplan name, and the asker may not forward (only on internal networks): SERVFAIL.
+    NoForward,
+}
+
+/// Local record data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rdata {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    /// A fully qualified target, `name.network.`.
+    Ptr(String),
+}
+
+/// The lower-cased text of a query name without the trailing dot (`Name` labels joined).
+pub fn name_text(labels: impl Iterator<Item = impl AsRef<[u8]>>) -> String {
+    let mut out = String::new();
+    for (i, label) in labels.enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(&String::from_utf8_lossy(label.as_ref()).to_ascii_lowercase());
+    }
+    out
+}
+
+/// Answers question (`qname`, `qtype`) asked by `view`. `qname` is lower-cased without the
+/// trailing dot (see [`name_text`]).
+pub fn answer(snap: &Snapshot, view: &View, qname: &str, qtype: RecordType) -> Answer {
+    if let Some(ip) = reverse_ip(qname) {
+        return reverse(snap, view, ip, qtype);
+    }
+    match resolve(snap, view, qname) {
+        Some((net, members)) => {
+            let Some(net) = snap.net(net) else {
+                return Answer::NoData;
+            };
+            let records: Vec<Rdata> = members
+                .iter()
+                .filter_map(|&m| net.member(m))
+                .filter_map(|m| match qtype {
+                    RecordType::A => m.v4.map(Rdata::A),
+                    RecordType::AAAA => m.v6.map(Rdata::Aaaa),
+                    _ => None,
+                })
+                .collect();
+            if records.is_empty() {
+                Answer::NoData
+            } else {
+                Answer::Records(records)
+            }
+        }
+        None if !qname.is_empty() && snap.is_known(qname) => Answer::NxDomain,
+        None if view.forward => Answer::Forward,
+        None => Answer::NoForward,
+    }
+}
+
+/// PTR (or another type) for a reverse name.
+fn reverse(snap: &Snapshot, view: &View, ip: IpAddr, qtype: RecordType) -> Answer {
+    let owners = snap.owners(ip);
+    if owners.is_empty() {
+        return if view.forward {
+            Answer::Forward
+        } else {
+            Answer::NoForward
+        };
+    }
+    let mut records = Vec::new();
+    for ep in &view.endpoints {
+        for &(net_id, mid) in owners.iter().filter(|(n, _)| *n == ep.net) {
+            if let Some((net, m)) = snap.net(net_id).and_then(|n| Some((n, n.member(mid)?))) {
+                let target = format!("{}.{}.", m.container, net.name);
+                if !records.contains(&Rdata::Ptr(target.clone())) {
+                    records.push(Rdata::Ptr(target));
+                }
+            }
+        }
+    }
+    match (records.is_empty(), qtype) {
+        (true, _) => Answer::NxDomain,
+        (false, RecordType::PTR) => Answer::Records(records),
+        (false, _) => Answer::NoData,
+    }
+}
+
+/// The members answering `qname` for `view`, on the network where they were found.
+pub fn resolve(snap: &Snapshot, view: &View, qname: &str) -> Option<(NetId, Vec<MemberId>)> {
+    if qname.is_empty() {
+        return None;
+    }
+    if let Some(hit) = resolve_on(snap, view, qname, None) {
+        return Some(hit);
+    }
+    for (i, _) in qname.rmatch_indices('.') {
+        let (name, network) = (&qname[..i], &qname[i + 1..]);
+        if name.is_empty() || network.is_empty() {
+            continue;
+        }
+        if let Some(hit) = resolve_on(snap, view, name, Some(network)) {
+            return Some(hit);
+        }
+    }
+    None
+}
+
+fn resolve_on(
+    snap: &Snapshot,
+    view: &View,
+    name: &str,
+    network: Option<&str>,
+) -> Option<(NetId, Vec<MemberId>)> {
+    let endpoints = || {
+        view.endpoints.iter().filter_map(move |ep| {
+            let net = snap.net(ep.net)?;
+            network.is_none_or(|n| n == net.lname).then_some((ep, net))
+        })
+    };
+    for (ep, net) in endpoints() {
+        if let Some(target) = ep.links.get(name)
+            && let Some(m) = net.member_of(target)
+        {
+            return Some((ep.net, vec![m]));
+        }
+    }
+    for (ep, net) in endpoints() {
+        if ep.links.contains_key(name) {
+            continue;
+        }
+        let backers = net.backers(name);
+        if backers.is_empty() {
+            continue;
+        }
+        let chosen = match net.mode {
+            AliasMode::First => vec![backers[0]],
+            AliasMode::All => shuffled(backers),
+        };
+        return Some((ep.net, chosen));
+    }
+    None
+}
+
+/// A shuffled copy (Fisher–Yates with a small xorshift generator: unpredictable enough to spread
+/// load, not meant for security).
+fn shuffled(items: &[MemberId]) -> Vec<MemberId> {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ nanos | 1;
+    let mut out = items.to_vec();
+    for i in (1..out.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    out
+}
+
+/// The address a reverse name (`4.3.2.1.in-addr.arpa`, `…ip6.arpa`) stands for.
+pub fn reverse_ip(qname: &str) -> Option<IpAddr> {
+    if let Some(rest) = qname.strip_suffix(".in-addr.arpa") {
+        let parts: Vec<&str> = rest.split('.').collect();
+        if parts.len() != 4 {
+            return None;
+        }
+        let mut octets = [0u8; 4];
+        for (i, p) in parts.iter().rev().enumerate() {
+            if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            octets[i] = p.parse().ok()?;
+        }
+        return Some(IpAddr::V4(Ipv4Addr::from(octets)));
+    }
+    let rest = qname.strip_suffix(".ip6.arpa")?;
+    let nibbles: Vec<&str> = rest.split('.').collect();
+    if nibbles.len() != 32 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for n in nibbles.iter().rev() {
+        if n.len() != 1 {
+            return None;
+        }
+        value = (value << 4) | u128::from(u8::from_str_radix(n, 16).ok()?);
+    }
+    Some(IpAddr::V6(Ipv6Addr::from(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::Desired;
+    use crate::ipam::HostReserved;
+    use crate::lock::Lock;
+    use crate::planning::against_applied;
+
+    fn desired(text: &str) -> Desired {
+        let checked = netplan_lang::check::check_text(text, "t");
+        let topo = checked
+            .topology
+            .unwrap_or_else(|| panic!("test topology: {:?}", checked.diags));
+        match against_applied(&topo, &Lock::default(), None, &HostReserved::default()) {
+            Ok(p) => p.allocated.desired,
+            Err(d) => panic!("test topology: {d:?}"),
+        }
+    }
+
+    fn ip_of(d: &Desired, c: &str, net: &str) -> IpAddr {
+        let e = d
+            .container(c)
+            .and_then(|c| c.endpoints.iter().find(|e| e.network == net))
+            .and_then(|e| e.ipv4)
+            .unwrap_or_else(|| panic!("{c} has no address on {net}"));
+        IpAddr::V4(e.addr())
+    }
+
+    fn ask(s: &Snapshot, from: &str, q: &str) -> Answer {
+        let view = s.view(from).unwrap_or_else(|| panic!("{from} is not served"));
+        answer(s, view, q, RecordType::A)
+    }
+
+    fn a(ips: &[IpAddr]) -> Answer {
+        Answer::Records(
+            ips.iter()
+                .map(|ip| match ip {
+                    IpAddr::V4(v4) => Rdata::A(*v4),
+                    IpAddr::V6(v6) => Rdata::Aaaa(*v6),
+                })
+                .collect(),
+        )
+    }
+
+    const TWO_NETS: &str = "
+        network n1 { subnet 10.1.0.0/24 }
+        network n2 { subnet 10.2.0.0/24 }
+        network inner { subnet 10.3.0.0/24; internal }
+        container a { network n1 { alias web; link b as bee }; network n2 }
+        container b { network n1 { alias web } }
+        container c { network n2 { link a as A-Link } }
+        container d { network inner }
+        container e {}
+    ";
+
+    #[test]
+    fn names_links_and_scope() {
+        let d = desired(TWO_NETS);
+        let s = Snapshot::build(std::slice::from_ref(&d), vec!["192.0.2.53".parse().unwrap()]);
+        assert_eq!(ask(&s, "a", "b"), a(&[ip_of(&d, "b", "n1")]));
+        assert_eq!(ask(&s, "a", "bee"), a(&[ip_of(&d, "b", "n1")]));
+        // The link alias is private to a.
+        assert_eq!(ask(&s, "b", "bee"), Answer::NxDomain);
+        // c shares only n2 with a.
+        assert_eq!(ask(&s, "c", "a"), a(&[ip_of(&d, "a", "n2")]));
+        assert_eq!(ask(&s, "c", "a-link"), a(&[ip_of(&d, "a", "n2")]));
+        assert_eq!(ask(&s, "c", "b"), Answer::NxDomain);
+        assert_eq!(ask(&s, "c", "web"), Answer::NxDomain);
+        assert_eq!(ask(&s, "c", "b.n1"), Answer::NxDomain);
+        // NAME.NETWORK, case-insensitive.
+        assert_eq!(ask(&s, "b", "a.n1"), a(&[ip_of(&d, "a", "n1")]));
+        assert_eq!(ask(&s, "c", "a.n2"), a(&[ip_of(&d, "a", "n2")]));
+        assert_eq!(ask(&s, "b", "a.n2"), Answer::NxDomain);
+        // The first backer of `web` in declaration order.
+        assert_eq!(ask(&s, "b", "web"), a(&[ip_of(&d, "a", "n1")]));
+        // Unknown names go upstream, except from internal-only containers.
+        assert_eq!(ask(&s, "a", "example.org"), Answer::Forward);
+        assert_eq!(ask(&s, "d", "example.org"), Answer::NoForward);
+        assert_eq!(ask(&s, "d", "a"), Answer::NxDomain);
+        // e is only on the default bridge: not served.
+        assert!(s.view("e").is_none());
+        let view = s.view("a").unwrap_or_else(|| panic!("a is served"));
+        assert_eq!(view.upstreams, ["192.0.2.53".parse::<IpAddr>().unwrap()]);
+        // AAAA for an IPv4-only name: NOERROR without data.
+        assert_eq!(answer(&s, view, "b", RecordType::AAAA), Answer::NoData);
+        assert_eq!(answer(&s, view, "b", RecordType::MX), Answer::NoData);
+    }
+
+    #[test]
+    fn stopped_and_disconnected_members_vanish() {
+        let mut d = desired(TWO_NETS);
+        for c in &mut d.containers {
+            if c.name == "a" {
+                c.stopped = true;
+            }
+        }
+        let s = Snapshot::build(std::slice::from_ref(&d), vec![]);
+        assert_eq!(ask(&s, "b", "web"), a(&[ip_of(&d, "b", "n1")]));
+        assert_eq!(ask(&s, "b", "a"), Answer::NxDomain);
+        assert!(s.view("a").is_none());
+        // Disconnect b from n1: its names vanish there.
+        let mut d = desired(TWO_NETS);
+        for c in &mut d.containers {
+            if c.name == "b" {
+                c.endpoints.clear();
+            }
+        }
+        let s = Snapshot::build(std::slice::from_ref(&d), vec![]);
+        assert_eq!(ask(&s, "a", "b"), Answer::NxDomain);
+        assert_eq!(ask(&s, "a", "bee"), Answer::NxDomain);
+    }
+
+    #[test]
+    fn alias_mode_all_answers_every_live_backer() {
+        let text = "
+            network n { subnet 10.9.0.0/24; alias-mode all }
+            container x1 { network n { alias svc } }
+            container x2 { network n { alias svc } }
+            container x3 { network n { alias svc } }
+            container q { network n }
+        ";
+        let d = desired(text);
+        let s = Snapshot::build(std::slice::from_ref(&d), vec![]);
+        let want: Vec<IpAddr> = ["x1", "x2", "x3"].iter().map(|c| ip_of(&d, c, "n")).collect();
+        let mut orders = std::collections::HashSet::new();
+        for _ in 0..64 {
+            let Answer::Records(r) = ask(&s, "q", "svc") else {
+                panic!("svc must answer")
+            };
+            let mut sorted = r.clone();
+            sorted.sort_by_key(|r| format!("{r:?}"));
+            let mut expected = match a(&want) {
+                Answer::Records(r) => r,
+                _ => unreachable!(),
+            };
+            expected.sort_by_key(|r| format!("{r:?}"));
+            assert_eq!(sorted, expected);
+            orders.insert(format!("{r:?}"));
+        }
+        assert!(orders.len() > 1, "all backers must come shuffled");
+    }
+
+    #[test]
+    fn ptr_only_for_shared_networks() {
+        let d = desired(TWO_NETS);
+        let s = Snapshot::build(std::slice::from_ref(&d), vec![]);
+        let view = s.view("b").unwrap_or_else(|| panic!("b is served"));
+        let ptr = |ip: IpAddr| {
+            let IpAddr::V4(v4) = ip else { panic!() };
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+        };
+        assert_eq!(
+            answer(&s, view, &ptr(ip_of(&d, "a", "n1")), RecordType::PTR),
+            Answer::Records(vec![Rdata::Ptr("a.n1.".into())])
+        );
+        assert_eq!(
+            answer(&s, view, &ptr(ip_of(&d, "a", "n2")), RecordType::PTR),
+            Answer::NxDomain
+        );
+        assert_eq!(
+            answer(&s, view, "9.9.9.9.in-addr.arpa", RecordType::PTR),
+            Answer::Forward
+        );
+    }
+
+    #[test]
+    fn reverse_names_parse() {
+        assert_eq!(reverse_ip("4.3.2.1.in-addr.arpa"), "1.2.3.4".parse().ok());
+        assert_eq!(reverse_ip("4.3.2.in-addr.arpa"), None);
+        assert_eq!(reverse_ip("400.3.2.1.in-addr.arpa"), None);
+        let v6: Ipv6Addr = "fd00::1".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+        let nibbles: Vec<String> = format!("{:032x}", u128::from(v6))
+            .chars()
+            .rev()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            reverse_ip(&format!("{}.ip6.arpa", nibbles.join("."))),
+            Some(IpAddr::V6(v6))
+        );
+    }
+}

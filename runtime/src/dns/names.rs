@@ -1,0 +1,286 @@
+//! The name data the service answers from: one immutable [`Snapshot`] built from every applied
+//! desired state, swapped whole on reload.
+//!
+//! What exists in a snapshot:
+//! * per DNS network (user-defined networks of every topology): its **members**, the endpoints of
+//!   containers that are not stopped, in declaration order, with their addresses, and a map from
+//!   each lower-cased name (container name or `alias`) to the members that answer it;
+//! * per served container (embedded resolver, own namespace, not stopped): a [`View`] listing its
+//!   DNS endpoints with the `link X as A` aliases declared on each, its upstream resolvers, and
+//!   whether it may forward at all (not when every network it is on is `internal`);
+//! * every name netplan knows anywhere (also of stopped containers and of endpoints that were
+//!   disconnected), so that a name the asker may not see is answered NXDOMAIN at once instead of
+//!   being forwarded upstream (no leak, no delay);
+//! * every container address, for PTR.
+//!
+//! Endpoints are the truth: a disconnected endpoint (absent from the state) answers nothing, even
+//! while a stale record for it remains. Lookups never allocate per member; building a snapshot for
+//! 1,000 containers takes a few milliseconds.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use netplan_lang::model::AliasMode;
+
+use crate::desired::{Desired, Resolver};
+
+use super::{MAX_UPSTREAMS, is_self};
+
+/// Index of a network in a snapshot.
+pub type NetId = u32;
+/// Index of a member within its network.
+pub type MemberId = u32;
+
+/// One container's live endpoint on a DNS network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The container's name as declared.
+    pub container: String,
+    pub v4: Option<Ipv4Addr>,
+    pub v6: Option<Ipv6Addr>,
+}
+
+/// A network with embedded DNS.
+#[derive(Debug)]
+pub struct NetData {
+    /// As declared.
+    pub name: String,
+    /// Lower-cased, for `NAME.NETWORK` matching.
+    pub lname: String,
+    pub topology: String,
+    pub internal: bool,
+    pub mode: AliasMode,
+    /// Live endpoints in declaration order.
+    pub members: Vec<Member>,
+    /// Lower-cased container name → its member.
+    by_container: HashMap<String, MemberId>,
+    /// Lower-cased name or alias → members answering it, in declaration order.
+    names: HashMap<String, Vec<MemberId>>,
+}
+
+impl NetData {
+    /// The member of container `lname` (lower-cased), if it is live on this network.
+    pub fn member_of(&self, lname: &str) -> Option<MemberId> {
+        self.by_container.get(lname).copied()
+    }
+
+    /// The members answering `lname` (lower-cased), in declaration order.
+    pub fn backers(&self, lname: &str) -> &[MemberId] {
+        self.names.get(lname).map_or(&[], Vec::as_slice)
+    }
+
+    /// Member `id`.
+    pub fn member(&self, id: MemberId) -> Option<&Member> {
+        self.members.get(id as usize)
+    }
+}
+
+/// One DNS endpoint of a served container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewEndpoint {
+    pub net: NetId,
+    /// Lower-cased link alias → lower-cased target container name (`link X as A`).
+    pub links: HashMap<String, String>,
+}
+
+/// What one served container may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub topology: String,
+    pub container: String,
+    /// Its endpoints on DNS networks, in attachment order.
+    pub endpoints: Vec<ViewEndpoint>,
+    /// Where unknown names go (its `dns` setting, else the host's), at most three.
+    pub upstreams: Vec<IpAddr>,
+    /// False when every network it is on is `internal`: nothing is forwarded.
+    pub forward: bool,
+}
+
+/// All name data of the machine at one moment.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Increases with every reload.
+    pub generation: u64,
+    nets: Vec<NetData>,
+    /// Served namespace → view.
+    views: HashMap<String, View>,
+    /// Every lower-cased name netplan knows, bare and as `NAME.NETWORK`.
+    known: HashSet<String>,
+    /// Container address → (network, member) pairs.
+    addrs: HashMap<IpAddr, Vec<(NetId, MemberId)>>,
+    /// The host's resolvers (used by containers without a `dns` setting).
+    pub host_upstreams: Vec<IpAddr>,
+    /// Problems found while building (a namespace claimed twice).
+    pub warnings: Vec<String>,
+}
+
+fn lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// The upstream list actually used: without the embedded server itself, at most three.
+fn usable(upstreams: impl IntoIterator<Item = IpAddr>) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    for ip in upstreams {
+        if !is_self(ip) && !out.contains(&ip) && out.len() < MAX_UPSTREAMS {
+            out.push(ip);
+        }
+    }
+    out
+}
+
+impl Snapshot {
+    /// Builds the name data of every applied desired state. `host_upstreams` are the host's
+    /// nameservers (its resolv.conf).
+    pub fn build(applied: &[Desired], host_upstreams: Vec<IpAddr>) -> Snapshot {
+        let host_upstreams = usable(host_upstreams);
+        let mut s = Snapshot {
+            host_upstreams,
+            ..Snapshot::default()
+        };
+        for d in applied {
+            s.add_topology(d);
+        }
+        s
+    }
+
+    fn add_topology(&mut self, d: &Desired) {
+        // This topology's DNS networks → snapshot ids.
+        let mut local: HashMap<&str, NetId> = HashMap::new();
+        for n in d.networks.iter().filter(|n| n.has_dns()) {
+            let id = self.nets.len() as NetId;
+            local.insert(n.name.as_str(), id);
+            let lname = lower(&n.name);
+            for r in &n.records {
+                let name = lower(&r.name);
+                self.known.insert(format!("{name}.{lname}"));
+                self.known.insert(name);
+            }
+            self.nets.push(NetData {
+                name: n.name.clone(),
+                lname,
+                topology: d.topology.clone(),
+                internal: n.internal,
+                mode: n.alias_mode,
+                members: Vec::new(),
+                by_container: HashMap::new(),
+                names: HashMap::new(),
+            });
+        }
+        for c in &d.containers {
+            let cname = lower(&c.name);
+            self.known.insert(cname.clone());
+            for e in &c.endpoints {
+                let aliases: Vec<String> = e.aliases.iter().map(|a| lower(a)).collect();
+                for l in &e.links {
+                    self.known.insert(lower(&l.alias));
+                }
+                let Some(&id) = local.get(e.network.as_str()) else {
+                    continue;
+                };
+                let net = &mut self.nets[id as usize];
+                for name in std::iter::once(&cname).chain(&aliases) {
+                    self.known.insert(format!("{name}.{}", net.lname));
+                    self.known.insert(name.clone());
+                }
+                if c.stopped {
+                    continue;
+                }
+                let mid = net.members.len() as MemberId;
+                net.members.push(Member {
+                    container: c.name.clone(),
+                    v4: e.ipv4.map(|n| n.addr()),
+                    v6: e.ipv6.map(|n| n.addr()),
+                });
+                net.by_container.insert(cname.clone(), mid);
+                for name in std::iter::once(&cname).chain(&aliases) {
+                    let backers = net.names.entry(name.clone()).or_default();
+                    if !backers.contains(&mid) {
+                        backers.push(mid);
+                    }
+                }
+                let ips = [
+                    e.ipv4.map(|n| IpAddr::V4(n.addr())),
+                    e.ipv6.map(|n| IpAddr::V6(n.addr())),
+                ];
+                for ip in ips.into_iter().flatten() {
+                    self.addrs.entry(ip).or_default().push((id, mid));
+                }
+            }
+        }
+        for c in &d.containers {
+            let Some(netns) = &c.netns else { continue };
+            if c.resolver != Resolver::Embedded || c.stopped {
+                continue;
+            }
+            let endpoints = c
+                .endpoints
+                .iter()
+                .filter_map(|e| {
+                    let net = *local.get(e.network.as_str())?;
+                    let links = e
+                        .links
+                        .iter()
+                        .map(|l| (lower(&l.alias), lower(&l.target)))
+                        .collect();
+                    Some(ViewEndpoint { net, links })
+                })
+                .collect();
+            let forward = c
+                .endpoints
+                .iter()
+                .any(|e| d.network(&e.network).is_none_or(|n| !n.internal));
+            let upstreams = if c.dns.is_empty() {
+                self.host_upstreams.clone()
+            } else {
+                usable(c.dns.iter().copied())
+            };
+            let view = View {
+                topology: d.topology.clone(),
+                container: c.name.clone(),
+                endpoints,
+                upstreams,
+                forward,
+            };
+            if let Some(other) = self.views.get(netns) {
+                self.warnings.push(format!(
+                    "namespace {netns} is claimed by container {} of topology {} and by container {} of \
+                     topology {}; the first one is served",
+                    other.container, other.topology, c.name, d.topology
+                ));
+                continue;
+            }
+            self.views.insert(netns.clone(), view);
+        }
+    }
+
+    /// The view of the container served in namespace `netns`.
+    pub fn view(&self, netns: &str) -> Option<&View> {
+        self.views.get(netns)
+    }
+
+    /// Every served namespace (unordered).
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        self.views.keys().map(String::as_str)
+    }
+
+    /// Network `id`.
+    pub fn net(&self, id: NetId) -> Option<&NetData> {
+        self.nets.get(id as usize)
+    }
+
+    /// Whether `lname` (lower-cased, no trailing dot) is a name netplan knows anywhere.
+    pub fn is_known(&self, lname: &str) -> bool {
+        self.known.contains(lname)
+    }
+
+    /// The (network, member) pairs that own address `ip`.
+    pub fn owners(&self, ip: IpAddr) -> &[(NetId, MemberId)] {
+        self.addrs.get(&ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of DNS networks.
+    pub fn network_count(&self) -> usize {
+        self.nets.len()
+    }
+}
