@@ -4,8 +4,10 @@
 //! plan, apply, DNS, hooks).
 
 mod cmd_check;
+mod cmd_dns;
 mod cmd_fmt;
 mod cmd_plan;
+mod cmd_status;
 mod ui;
 
 use std::path::PathBuf;
@@ -40,6 +42,11 @@ enum Command {
     Fmt(cmd_fmt::Args),
     /// Show what apply would change, against this machine or another revision of the file.
     Plan(cmd_plan::Args),
+    /// Show the applied topologies, their containers, and the DNS service.
+    Status(cmd_status::Args),
+    /// Run the embedded DNS service (started by apply).
+    #[command(hide = true)]
+    Dns(cmd_dns::Args),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -55,6 +62,8 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd_check::run(a),
         Command::Fmt(a) => cmd_fmt::run(a),
         Command::Plan(a) => cmd_plan::run(a, cli.color, &state),
+        Command::Status(a) => cmd_status::run(a, &state),
+        Command::Dns(a) => cmd_dns::run(a, &state),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netplan", &mut std::io::stdout());
             Ok(0)
