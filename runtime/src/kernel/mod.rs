@@ -25,6 +25,7 @@
 
 mod error;
 mod fake;
+mod fake_state;
 mod firewall;
 mod netlink;
 pub mod netns;

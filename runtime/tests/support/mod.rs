@@ -1,8 +1,15 @@
 //! Helpers for the kernel tests: cleanup guards, TCP probes, and the shared sequence that runs
 //! against both the real and the fake kernel.
 
+pub mod cases_firewall;
+pub mod cases_links;
 pub mod net;
 pub mod sequence;
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use netplan_runtime::kernel::{BridgeSpec, LinuxKernel, RouteSpec, VethSpec, tag_for};
 
 use netplan_runtime::kernel::Kernel;
 
@@ -67,4 +74,85 @@ pub fn ctx<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, St
 /// Fails with `msg` unless `cond`.
 pub fn check(cond: bool, msg: impl Into<String>) -> TestResult {
     if cond { Ok(()) } else { Err(msg.into()) }
+}
+
+/// Topology name used in the tags of objects the tests create.
+pub const TOPO: &str = "ktest";
+
+pub fn cidr(s: &str) -> ipnet::IpNet {
+    s.parse().unwrap_or_else(|_| panic!("bad test CIDR {s}"))
+}
+
+pub fn sock(s: &str) -> SocketAddr {
+    s.parse()
+        .unwrap_or_else(|_| panic!("bad test socket address {s}"))
+}
+
+pub fn real() -> Result<LinuxKernel, String> {
+    ctx(LinuxKernel::new(), "opening the kernel")
+}
+
+pub fn bridge(name: &str, gw: &str) -> BridgeSpec {
+    BridgeSpec {
+        name: name.into(),
+        mtu: None,
+        addresses: vec![cidr(gw)],
+        tag: tag_for(TOPO),
+    }
+}
+
+/// A container namespace `ns` attached to `br` with `addr` (e.g. `10.80.0.2/24`) and a
+/// default route via `gw`. The host end is called `v-<ns>`.
+pub fn container(k: &dyn Kernel, c: &mut Cleanup, ns: &str, br: &str, addr: &str, gw: &str) -> TestResult {
+    container_with(k, c, ns, br, addr, gw, false)
+}
+
+pub fn container_with(
+    k: &dyn Kernel,
+    c: &mut Cleanup,
+    ns: &str,
+    br: &str,
+    addr: &str,
+    gw: &str,
+    isolated: bool,
+) -> TestResult {
+    ctx(k.create_netns(ns, &tag_for(TOPO)), "create_netns")?;
+    c.netns(ns);
+    let spec = VethSpec {
+        host_name: format!("v-{ns}"),
+        bridge: br.into(),
+        netns: ns.into(),
+        peer_name: "eth0".into(),
+        mac: None,
+        mtu: None,
+        addresses: vec![cidr(addr)],
+        routes: vec![RouteSpec {
+            dst: cidr("0.0.0.0/0"),
+            gateway: gw.parse().ok(),
+        }],
+        isolated,
+        tag: tag_for(TOPO),
+    };
+    ctx(k.create_veth(&spec), "create_veth")
+}
+
+/// Whether nft lists table `family name`.
+pub fn has_table(rules: &serde_json::Value, family: &str, name: &str) -> bool {
+    rules["nftables"].as_array().is_some_and(|items| {
+        items
+            .iter()
+            .any(|i| i["table"]["family"] == family && i["table"]["name"] == name)
+    })
+}
+
+pub fn nft_ruleset() -> Result<serde_json::Value, String> {
+    let out = ctx(
+        Command::new("nft").args(["-j", "list", "ruleset"]).output(),
+        "running nft",
+    )?;
+    check(
+        out.status.success(),
+        format!("nft list ruleset: {}", String::from_utf8_lossy(&out.stderr)),
+    )?;
+    ctx(serde_json::from_slice(&out.stdout), "parsing nft output")
 }
