@@ -28,6 +28,7 @@ mod fake;
 mod fake_state;
 mod firewall;
 mod netlink;
+mod netlink_ops;
 pub mod netns;
 mod observe;
 mod process;

@@ -127,6 +127,10 @@ pub fn enter() -> Result<Sandbox, SandboxError> {
 /// Outside the sandbox this re-runs exactly that test in a fresh sandbox and panics (failing the
 /// test) when it fails there; without root it prints a notice and returns. Inside, it prepares
 /// the sandbox and runs `body`.
+///
+/// # Panics
+/// Deliberately, as the way to fail the calling test: when the sandbox cannot be set up, when
+/// the test fails inside it, or when no test called exactly `test_name` ran there.
 pub fn run_test(test_name: &str, body: impl FnOnce()) {
     if std::env::var_os(SANDBOX_ENV).is_some() {
         if !is_inside() {
