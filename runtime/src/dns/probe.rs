@@ -5,8 +5,10 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RecordType};
+use std::net::IpAddr;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::kernel::netns::in_netns;
 
@@ -62,9 +64,66 @@ impl Question {
     }
 }
 
+/// A reply, with shortcuts for what tests look at.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub message: Message,
+}
+
+impl Reply {
+    /// The response code.
+    pub fn code(&self) -> ResponseCode {
+        self.message.metadata.response_code
+    }
+
+    /// The A and AAAA addresses of the answer section, in order.
+    pub fn ips(&self) -> Vec<IpAddr> {
+        self.message
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The PTR targets of the answer section, in order.
+    pub fn ptrs(&self) -> Vec<String> {
+        self.message
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::PTR(p) => Some(p.0.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the TC (truncated) flag is set.
+    pub fn truncated(&self) -> bool {
+        self.message.metadata.truncation
+    }
+
+    /// `NOERROR [addresses]` / `NXDOMAIN` … for messages.
+    pub fn describe(&self) -> String {
+        let mut s = self.code().to_string();
+        let ips = self.ips();
+        if !ips.is_empty() {
+            s.push_str(&format!(" {ips:?}"));
+        }
+        let ptrs = self.ptrs();
+        if !ptrs.is_empty() {
+            s.push_str(&format!(" {ptrs:?}"));
+        }
+        s
+    }
+}
+
 /// Asks `q` of `server` from inside namespace `netns` (`None`: this process's namespace) and
 /// waits up to `timeout` for the reply.
-pub fn ask(netns: Option<&str>, server: SocketAddr, q: &Question, timeout: Duration) -> io::Result<Message> {
+pub fn ask(netns: Option<&str>, server: SocketAddr, q: &Question, timeout: Duration) -> io::Result<Reply> {
     let q = q.clone();
     let run = move || exchange(server, &q, timeout);
     match netns {
@@ -99,7 +158,7 @@ fn next_id() -> u16 {
     ID.fetch_add(1, Ordering::Relaxed)
 }
 
-fn exchange(server: SocketAddr, q: &Question, timeout: Duration) -> io::Result<Message> {
+fn exchange(server: SocketAddr, q: &Question, timeout: Duration) -> io::Result<Reply> {
     let id = next_id();
     let query = q.encode(id)?;
     let bytes = match q.transport {
@@ -137,5 +196,7 @@ fn exchange(server: SocketAddr, q: &Question, timeout: Duration) -> io::Result<M
             buf
         }
     };
-    Message::from_vec(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    Message::from_vec(&bytes)
+        .map(|message| Reply { message })
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
