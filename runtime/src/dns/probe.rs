@@ -8,7 +8,9 @@ use std::time::Duration;
 use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
+/// Record types of questions (hickory's), re-exported for callers without a hickory dependency.
+pub use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{Name, RData};
 
 use crate::kernel::netns::in_netns;
 
