@@ -25,11 +25,11 @@ fn golden_fmt() {
     });
 }
 
-/// Every `.net` file under `golden/fmt`, `golden/parse` and `examples`.
+/// Every `.net` file under `golden` (fmt, parse, diagnostics, ...) and `examples`.
 fn inputs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut out = Vec::new();
-    for dir in ["golden/fmt", "golden/parse", "examples"] {
+    for dir in ["golden", "examples"] {
         collect(&root.join(dir), &mut out);
     }
     out.sort();
@@ -59,7 +59,9 @@ fn read(path: &Path) -> String {
 /// their formatted text. Every `golden/fmt` input must be accepted.
 fn formatted() -> Vec<(PathBuf, String, String)> {
     let mut out = Vec::new();
-    for path in inputs() {
+    let all = inputs();
+    let total = all.len();
+    for path in all {
         let text = read(&path);
         match format(&text) {
             Ok(f) => out.push((path, text, f)),
@@ -71,6 +73,7 @@ fn formatted() -> Vec<(PathBuf, String, String)> {
         }
     }
     assert!(!out.is_empty());
+    eprintln!("the formatter accepts {} of {total} inputs", out.len());
     out
 }
 
