@@ -313,6 +313,7 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
                 before: None,
                 after: json(n),
             }),
+            Some(o) if *o == n => {}
             Some(o) => {
                 let (attrs, unchanged) = compare(network_attrs(o), network_attrs(n), network_forces);
                 // Records follow the endpoints, whose own changes show them.
@@ -384,6 +385,8 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
                 before: None,
                 after: json(c),
             }),
+            // Equal as a whole (endpoints included): nothing to compare attribute by attribute.
+            Some(o) if *o == c => {}
             Some(o) => {
                 let (attrs, unchanged) = compare(container_attrs(o), container_attrs(c), container_forces);
                 if attrs.is_empty() {
@@ -438,14 +441,12 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
     let mut creates_e = Vec::new();
     let mut deletes_e = Vec::new();
     for c in &new.containers {
-        let old_eps: HashMap<&str, &Endpoint> = old_cs
-            .get(c.name.as_str())
-            .map(|o| live(o).iter().map(|e| (e.network.as_str(), e)).collect())
-            .unwrap_or_default();
+        // A container has a handful of endpoints: a scan beats building a map per container.
+        let old_eps: &[Endpoint] = old_cs.get(c.name.as_str()).map_or(&[], |o| live(o));
         for e in live(c) {
             let address = format!("endpoint.{}.{}", c.name, e.network);
             let name = format!("{}.{}", c.name, e.network);
-            match old_eps.get(e.network.as_str()) {
+            match old_eps.iter().find(|o| o.network == e.network) {
                 None => creates_e.push(Change {
                     address,
                     kind: Kind::Endpoint,
@@ -457,6 +458,10 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
                     before: None,
                     after: json(e),
                 }),
+                Some(o)
+                    if o == e
+                        && !replaced_nets.contains_key(e.network.as_str())
+                        && !replaced_cs.contains_key(c.name.as_str()) => {}
                 Some(o) => {
                     let (attrs, unchanged) = compare(endpoint_attrs(o), endpoint_attrs(e), endpoint_forces);
                     let cause = replaced_nets

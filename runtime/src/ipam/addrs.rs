@@ -136,9 +136,18 @@ mod tests {
     #[test]
     fn top_of_address_space_does_not_wrap() {
         let mut s = SubnetAlloc::new(n("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffc/126"), None);
-        assert_eq!(s.take_lowest(), Some(a("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffd")));
-        assert_eq!(s.take_lowest(), Some(a("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe")));
-        assert_eq!(s.take_lowest(), Some(a("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")));
+        assert_eq!(
+            s.take_lowest(),
+            Some(a("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffd"))
+        );
+        assert_eq!(
+            s.take_lowest(),
+            Some(a("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"))
+        );
+        assert_eq!(
+            s.take_lowest(),
+            Some(a("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))
+        );
         assert_eq!(s.take_lowest(), None);
         assert_eq!(s.take_lowest(), None);
     }

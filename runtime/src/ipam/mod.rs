@@ -352,10 +352,10 @@ impl Builder<'_> {
                     .get(&(c.name.as_str(), at.network.as_str()))
                     .copied()
                     .unwrap_or_default();
-                let a = allocs.entry(at.network.clone()).or_default();
+                let mut a = allocs.get_mut(&at.network);
                 let v4 = match (at.ip, kept4) {
                     (Some(ip), _) | (None, Some(ip)) => Some(ip),
-                    (None, None) => match a.v4.as_mut() {
+                    (None, None) => match a.as_mut().and_then(|a| a.v4.as_mut()) {
                         Some(al) => match al.take_lowest().and_then(as_v4) {
                             Some(ip) => Some(ip),
                             None => {
@@ -369,7 +369,7 @@ impl Builder<'_> {
                 let v6 = if net.ipv6 {
                     match (at.ip6, kept6) {
                         (Some(ip), _) | (None, Some(ip)) => Some(ip),
-                        (None, None) => match a.v6.as_mut() {
+                        (None, None) => match a.as_mut().and_then(|a| a.v6.as_mut()) {
                             Some(al) => match al.take_lowest() {
                                 Some(IpAddr::V6(ip)) => Some(ip),
                                 _ => {
@@ -691,12 +691,18 @@ impl PortAlloc {
                 }
             }
         }
-        for c in &topo.containers {
+        let by_name: HashMap<&str, &Network> = topo.networks.iter().map(|n| (n.name.as_str(), n)).collect();
+        for c in topo
+            .containers
+            .iter()
+            .filter(|c| c.publish.iter().any(|p| p.host_port.is_none()))
+        {
             let net_host_ip = c
                 .attachments
                 .iter()
                 .find_map(|a| {
-                    topo.network(&a.network)
+                    by_name
+                        .get(a.network.as_str())
                         .filter(|n| n.is_bridged() && !n.internal)
                         .map(|n| n.host_ip)
                 })
