@@ -38,13 +38,18 @@ fn write(dir: &Path, name: &str, content: &str) {
 }
 
 const OLD: &str = "network red { subnet 10.1.0.0/24 }\ncontainer a { network red }\n";
-const NEW: &str = "network red { subnet 10.1.0.0/24 }\ncontainer a { network red }\ncontainer b { network red }\n";
+const NEW: &str =
+    "network red { subnet 10.1.0.0/24 }\ncontainer a { network red }\ncontainer b { network red }\n";
 
 #[test]
 fn check_exit_codes_and_json() {
     let d = tempdir("check");
     write(&d, "good.net", OLD);
-    write(&d, "bad.net", "network red { subnett 10.1.0.0/24 }\ncontainer a { network blue }\n");
+    write(
+        &d,
+        "bad.net",
+        "network red { subnett 10.1.0.0/24 }\ncontainer a { network blue }\n",
+    );
     let ok = netplan(&["check", "good.net"], &d);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
 
@@ -63,7 +68,10 @@ fn check_exit_codes_and_json() {
         assert!(items[0].get(field).is_some(), "missing {field}: {v}");
     }
     assert_eq!(items[0]["line"], 1);
-    assert!(items.iter().any(|i| i["line"] == 2), "both errors reported at once: {v}");
+    assert!(
+        items.iter().any(|i| i["line"] == 2),
+        "both errors reported at once: {v}"
+    );
 }
 
 #[test]
@@ -71,16 +79,40 @@ fn plan_against_old_revision_with_exit_codes() {
     let d = tempdir("against");
     write(&d, "old.net", OLD);
     write(&d, "topology.net", NEW);
-    let p = netplan(&["plan", "topology.net", "--against", "old.net", "--detailed-exitcode"], &d);
+    let p = netplan(
+        &[
+            "plan",
+            "topology.net",
+            "--against",
+            "old.net",
+            "--detailed-exitcode",
+        ],
+        &d,
+    );
     assert_eq!(p.status.code(), Some(2), "{}", text(&p.stderr));
     let out = text(&p.stdout);
     assert!(out.contains("# container.b will be created"), "{out}");
-    assert!(out.contains("Plan: 2 to add, 0 to change, 0 to destroy."), "{out}");
+    assert!(
+        out.contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{out}"
+    );
     // The lock file now pins b's address.
     let lock = std::fs::read_to_string(d.join("topology.net.lock")).unwrap_or_default();
-    assert!(lock.contains("[containers.b.endpoints.red]") && lock.contains("10.1.0.3"), "{lock}");
+    assert!(
+        lock.contains("[containers.b.endpoints.red]") && lock.contains("10.1.0.3"),
+        "{lock}"
+    );
 
-    let same = netplan(&["plan", "topology.net", "--against", "topology.net", "--detailed-exitcode"], &d);
+    let same = netplan(
+        &[
+            "plan",
+            "topology.net",
+            "--against",
+            "topology.net",
+            "--detailed-exitcode",
+        ],
+        &d,
+    );
     assert_eq!(same.status.code(), Some(0));
     assert!(text(&same.stdout).contains("No changes."));
 }
@@ -109,7 +141,17 @@ fn plan_formats() {
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap_or_default();
     assert_eq!(v["format_version"], "1.0", "{}", text(&j.stdout));
     assert_eq!(v["changes"][0]["actions"][0], "create");
-    let m = netplan(&["plan", "topology.net", "--against", "old.net", "--format", "markdown"], &d);
+    let m = netplan(
+        &[
+            "plan",
+            "topology.net",
+            "--against",
+            "old.net",
+            "--format",
+            "markdown",
+        ],
+        &d,
+    );
     let md = text(&m.stdout);
     assert!(md.starts_with("### netplan plan"), "{md}");
     assert!(md.contains("<details>"), "{md}");
@@ -138,7 +180,11 @@ fn errors_stop_plan_with_exit_1() {
 #[test]
 fn fmt_check_and_rewrite() {
     let d = tempdir("fmt");
-    write(&d, "messy.net", "network   red {subnet 10.1.0.0/24;   mtu 1400}\n\n\n\ncontainer a{network red}\n");
+    write(
+        &d,
+        "messy.net",
+        "network   red {subnet 10.1.0.0/24;   mtu 1400}\n\n\n\ncontainer a{network red}\n",
+    );
     let c = netplan(&["fmt", "--check", "messy.net"], &d);
     assert_eq!(c.status.code(), Some(1));
     assert!(text(&c.stdout).contains("+"), "shows the difference");
