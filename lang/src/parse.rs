@@ -86,8 +86,7 @@ fn name(p: Pair<'_, Rule>) -> Name {
 
 /// The children of a statement, without its keyword token.
 fn args(p: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
-    p.into_inner()
-        .filter(|c| !rule_name(c.as_rule()).starts_with("kw_"))
+    p.into_inner().filter(|c| !is_keyword(c.as_rule()))
 }
 
 impl Builder {
@@ -584,6 +583,22 @@ fn rule_words(r: &Rule) -> String {
             format!("`{}`", n.replace('_', "-"))
         }
     }
+}
+
+/// True for keyword tokens (the `kw_*` rules). The table is built once from the rule names:
+/// formatting a rule name for every token was a measurable share of the parse time.
+fn is_keyword(r: Rule) -> bool {
+    static KEYWORDS: std::sync::LazyLock<Vec<bool>> = std::sync::LazyLock::new(|| {
+        let rules = Rule::all_rules();
+        let mut table = vec![false; rules.iter().map(|r| *r as usize + 1).max().unwrap_or(0)];
+        for r in rules {
+            if let Some(slot) = table.get_mut(*r as usize) {
+                *slot = rule_name(*r).starts_with("kw_");
+            }
+        }
+        table
+    });
+    KEYWORDS.get(r as usize).copied().unwrap_or(false)
 }
 
 fn rule_name(r: Rule) -> String {
