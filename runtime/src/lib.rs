@@ -3,9 +3,11 @@
 //! `ipam` (concrete addresses, stable via the lock file) → `diff` (ordered changes against
 //! what was applied) → apply through the `kernel` trait; DNS and hooks alongside.
 
+pub mod apply;
 pub mod desired;
 pub mod diff;
 pub mod dns;
+pub mod hooks;
 pub mod host;
 pub mod ids;
 pub mod ipam;

@@ -1,0 +1,590 @@
+//! Carrying out a reconciliation: apply, destroy, stop and start.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde::Serialize;
+
+use super::host::{Host, HostProcess};
+use super::observer::{ApplyObserver, Step};
+pub(crate) use super::reconcile::Op;
+use super::reconcile::{Inputs, reconcile};
+use super::records::{self, ProcRecord, Records};
+use super::wanted::{Wanted, wanted};
+use super::{ApplyError, files, firewall_spec, preflight};
+use crate::desired::Desired;
+use crate::kernel::{FirewallSpec, Kernel, KernelError, Observed, ProcessSpec};
+use crate::state::StateDir;
+
+/// Where apply works: the kernel, the machine around it and the state directory. The caller
+/// holds the state lock ([`StateDir::lock`]) for the whole run.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    /// Kernel objects.
+    pub kernel: &'a dyn Kernel,
+    /// Sysctls, processes, files, DNS.
+    pub host: &'a dyn Host,
+    /// Where applied states are recorded.
+    pub state: &'a StateDir,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// Kernel and file steps carried out.
+    pub steps: usize,
+    /// Objects created (bridges, namespaces, veth pairs, processes).
+    pub created: usize,
+    /// Objects changed in place (MTU, addresses, isolation, files, firewall, forwarding).
+    pub changed: usize,
+    /// Objects removed.
+    pub removed: usize,
+    /// Networks whose bridge was created.
+    pub networks_created: Vec<String>,
+    /// Networks whose bridge was removed.
+    pub networks_removed: Vec<String>,
+    /// Containers that came up (created, started, or their endpoints changed).
+    pub containers_up: Vec<String>,
+    /// Containers that went down (removed or stopped).
+    pub containers_down: Vec<String>,
+}
+
+impl Outcome {
+    /// Whether the run changed nothing at all.
+    pub fn is_noop(&self) -> bool {
+        self.steps == 0
+    }
+}
+
+/// Makes the machine match `new` (a whole topology's desired state) and records it.
+///
+/// Containers marked stopped in `new` keep their namespace but have no endpoints and no
+/// process. See the [module documentation](super) for the order of steps.
+pub fn apply(env: Env, new: &Desired, observer: &mut dyn ApplyObserver) -> Result<Outcome, ApplyError> {
+    preflight::overlay(new)?;
+    converge(env, &new.topology, Some(new), observer)
+}
+
+/// Removes every object of `topology` (whatever is recorded, and whatever the kernel shows
+/// with its tag) and forgets it.
+pub fn destroy(env: Env, topology: &str, observer: &mut dyn ApplyObserver) -> Result<Outcome, ApplyError> {
+    converge(env, topology, None, observer)
+}
+
+/// Stops (`stopped = true`) or starts a container of an applied topology: stopping removes
+/// its endpoints and ends its `run` process (its addresses stay reserved); starting restores
+/// them. `topology` picks among applied topologies when the name is ambiguous. Returns the
+/// topology and what was done (nothing when it already was in that state).
+pub fn set_stopped(
+    env: Env,
+    topology: Option<&str>,
+    container: &str,
+    stopped: bool,
+    observer: &mut dyn ApplyObserver,
+) -> Result<(String, Outcome), ApplyError> {
+    let applied = env.state.all_applied()?;
+    let matches: Vec<&Desired> = applied
+        .iter()
+        .filter(|d| topology.is_none_or(|t| d.topology == t))
+        .filter(|d| d.container(container).is_some())
+        .collect();
+    let mut desired = match matches.as_slice() {
+        [] => {
+            return Err(ApplyError::NoContainer {
+                container: container.to_string(),
+            });
+        }
+        [one] => (*one).clone(),
+        many => {
+            return Err(ApplyError::Ambiguous {
+                container: container.to_string(),
+                topologies: many
+                    .iter()
+                    .map(|d| d.topology.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    };
+    for c in desired.containers.iter_mut().filter(|c| c.name == container) {
+        c.stopped = stopped;
+    }
+    let topology = desired.topology.clone();
+    let outcome = converge(env, &topology, Some(&desired), observer)?;
+    Ok((topology, outcome))
+}
+
+/// The namespaces whose insides matter: the wanted ones.
+fn observe(env: Env, w: &Wanted) -> Result<Observed, ApplyError> {
+    env.kernel.observe(&w.namespaces()).map_err(ApplyError::Observe)
+}
+
+fn firewall_for(others: &[Desired], target: Option<&Desired>) -> Option<FirewallSpec> {
+    let spec = firewall_spec::firewall_spec(others.iter().chain(target));
+    (!spec.networks.is_empty() || !spec.published.is_empty()).then_some(spec)
+}
+
+fn forwarding_for(others: &[Desired], target: Option<&Desired>) -> (bool, bool) {
+    others.iter().chain(target).fold((false, false), |(v4, v6), d| {
+        (v4 || d.forwarding.ipv4, v6 || d.forwarding.ipv6)
+    })
+}
+
+fn io_err(op: &'static str, path: std::path::PathBuf) -> impl FnOnce(std::io::Error) -> ApplyError {
+    move |source| ApplyError::Io { op, path, source }
+}
+
+/// A failed kernel step becomes a [`ApplyError::Step`]; deletions of what is already gone
+/// succeed.
+fn tolerate_missing(r: Result<(), KernelError>) -> Result<(), KernelError> {
+    match r {
+        Err(e) if e.is_missing() => Ok(()),
+        other => other,
+    }
+}
+
+struct Run<'a, 'o> {
+    env: Env<'a>,
+    topology: &'a str,
+    target: Option<&'a Desired>,
+    recorded: Option<&'a Desired>,
+    observer: &'o mut dyn ApplyObserver,
+    records: Records,
+    outcome: Outcome,
+    total: usize,
+}
+
+impl Run<'_, '_> {
+    fn logs(&self, container: &str) -> std::path::PathBuf {
+        self.env
+            .state
+            .logs_dir(self.topology)
+            .join(format!("{container}.log"))
+    }
+
+    /// Carries out one operation.
+    fn exec(&mut self, op: &Op) -> Result<(), ApplyError> {
+        let k = self.env.kernel;
+        let etc = self.env.host.etc_netns();
+        let step_err = |source: KernelError, done: usize, total: usize| ApplyError::Step {
+            step: op.describe(),
+            done,
+            total,
+            source,
+        };
+        let (done, total) = (self.outcome.steps, self.total);
+        self.observer.step(&Step {
+            what: op.describe(),
+            index: done + 1,
+            total,
+        });
+        let result: Result<(), KernelError> = match op {
+            Op::KillProcess {
+                netns,
+                pid,
+                container,
+            } => {
+                let r = match netns {
+                    Some(ns) => k.kill_process(ns, *pid),
+                    None => self
+                        .env
+                        .host
+                        .kill_host_process(*pid)
+                        .map_err(|e| KernelError::os("stopping", format!("process {pid}"), e)),
+                };
+                if r.is_ok()
+                    && self
+                        .records
+                        .processes
+                        .get(container)
+                        .is_some_and(|r| r.pid == *pid)
+                {
+                    self.records.processes.remove(container);
+                }
+                r
+            }
+            Op::DeleteLink { netns, name, .. } => tolerate_missing(k.delete_link(netns.as_deref(), name)),
+            Op::DeleteNetns { name, .. } => tolerate_missing(k.delete_netns(name)),
+            Op::RemoveFiles { netns, .. } => {
+                files::remove_all(&etc, netns).map_err(io_err("remove", etc.join(netns)))?;
+                Ok(())
+            }
+            Op::DeleteBridge { name, .. } => tolerate_missing(k.delete_link(None, name)),
+            Op::Firewall(spec) => {
+                let r = match spec {
+                    Some(s) => k.apply_firewall(s),
+                    None => k.remove_firewall(),
+                };
+                if r.is_ok() {
+                    records::save_firewall(self.env.state, spec.as_ref())?;
+                }
+                r
+            }
+            Op::Forwarding { v4, v6 } => k.enable_forwarding(*v4, *v6),
+            Op::CreateBridge(b) => k.create_bridge(&b.spec),
+            Op::SetMtu { netns, name, mtu, .. } => k.set_link_mtu(netns.as_deref(), name, *mtu),
+            Op::SetAddresses {
+                netns,
+                name,
+                addresses,
+                ..
+            } => k.replace_addresses(netns.as_deref(), name, addresses),
+            Op::SetIsolation { name, isolated, .. } => k.set_port_isolation(name, *isolated),
+            Op::CreateNetns(n) => match k.create_netns(&n.name, &crate::kernel::tag_for(self.topology)) {
+                Err(e) if e.is_exists() => Ok(()),
+                other => other,
+            },
+            Op::WriteFile { path, content, .. } => {
+                files::write(path, content).map_err(io_err("write", path.clone()))?;
+                Ok(())
+            }
+            Op::RemoveResolv { netns, .. } => {
+                files::remove_resolv(&etc, netns)
+                    .map_err(io_err("remove", files::resolv_path(&etc, netns)))?;
+                Ok(())
+            }
+            Op::CreateVeth(v) => k.create_veth(&v.spec),
+            Op::SpawnProcess(p) => {
+                let log_path = self.logs(&p.container);
+                let pid = match &p.netns {
+                    Some(ns) => k.spawn_process(&ProcessSpec {
+                        netns: ns.clone(),
+                        argv: p.argv.clone(),
+                        log_path,
+                        env: vec![],
+                    }),
+                    None => self
+                        .env
+                        .host
+                        .spawn_host_process(&HostProcess {
+                            argv: p.argv.clone(),
+                            log_path,
+                        })
+                        .map_err(|e| {
+                            KernelError::os(
+                                "starting the run process of",
+                                format!("container {}", p.container),
+                                e,
+                            )
+                        }),
+                };
+                pid.map(|pid| {
+                    let start = self.env.host.process_start(pid).unwrap_or(0);
+                    self.records.processes.insert(
+                        p.container.clone(),
+                        ProcRecord {
+                            pid,
+                            start,
+                            argv: p.argv.clone(),
+                        },
+                    );
+                })
+            }
+        };
+        result.map_err(|e| step_err(e, done, total))?;
+        self.outcome.steps += 1;
+        match op {
+            Op::KillProcess { .. }
+            | Op::DeleteLink { .. }
+            | Op::DeleteNetns { .. }
+            | Op::RemoveFiles { .. }
+            | Op::DeleteBridge { .. }
+            | Op::RemoveResolv { .. } => self.outcome.removed += 1,
+            Op::CreateBridge(_) | Op::CreateNetns(_) | Op::CreateVeth(_) | Op::SpawnProcess(_) => {
+                self.outcome.created += 1
+            }
+            _ => self.outcome.changed += 1,
+        }
+        self.events_after(op)
+    }
+
+    fn events_after(&mut self, op: &Op) -> Result<(), ApplyError> {
+        match op {
+            Op::CreateBridge(b) => {
+                self.outcome.networks_created.push(b.network.clone());
+                if let Some(n) = self.target.and_then(|t| t.network(&b.network)) {
+                    self.observer.network_created(self.topology, n)?;
+                }
+            }
+            Op::DeleteBridge { name, network } => {
+                let network = network.clone().or_else(|| {
+                    self.recorded
+                        .and_then(|r| r.networks.iter().find(|n| n.bridge.as_deref() == Some(name)))
+                        .map(|n| n.name.clone())
+                });
+                // A bridge deleted only to be created again is not a removed network.
+                let recreated = network
+                    .as_ref()
+                    .is_some_and(|n| self.target.is_some_and(|t| t.network(n).is_some()));
+                if let (Some(n), false) = (network, recreated) {
+                    self.outcome.networks_removed.push(n.clone());
+                    self.observer.network_removed(self.topology, &n)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn container_of(op: &Op) -> Option<&str> {
+    match op {
+        Op::KillProcess { container, .. }
+        | Op::DeleteNetns { container, .. }
+        | Op::WriteFile { container, .. }
+        | Op::RemoveResolv { container, .. } => Some(container),
+        Op::CreateNetns(n) => Some(&n.container),
+        Op::CreateVeth(v) => Some(&v.container),
+        Op::SpawnProcess(p) => Some(&p.container),
+        Op::DeleteLink { what, .. } => what.split("container ").nth(1).and_then(|s| s.split(' ').next()),
+        _ => None,
+    }
+}
+
+fn is_removal(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::KillProcess { .. }
+            | Op::DeleteLink { .. }
+            | Op::DeleteNetns { .. }
+            | Op::RemoveFiles { .. }
+            | Op::DeleteBridge { .. }
+    )
+}
+
+/// Everything known before the first change.
+pub(crate) struct Prepared {
+    pub recorded: Option<Desired>,
+    pub records: Records,
+    pub ops: Vec<Op>,
+}
+
+/// Observes the kernel and computes the operations that take `topology` to `target`
+/// (`None`: nothing of it). `check` runs the pre-flight name checks.
+pub(crate) fn prepare(
+    env: Env,
+    topology: &str,
+    target: Option<&Desired>,
+    check: bool,
+) -> Result<Prepared, ApplyError> {
+    let others: Vec<Desired> = env
+        .state
+        .all_applied()?
+        .into_iter()
+        .filter(|d| d.topology != topology)
+        .collect();
+    let recorded = env.state.applied(topology)?;
+    let empty = Desired {
+        topology: topology.to_string(),
+        ..Desired::default()
+    };
+    let goal = target.unwrap_or(&empty);
+    let w = wanted(goal, &env.host.resolv_conf());
+    let observed = observe(env, &w)?;
+    if check {
+        preflight::names(&w, goal, &others, &observed)?;
+    }
+    let records = Records::load(env.state, topology)?;
+    let recorded_netns: Vec<String> = recorded
+        .iter()
+        .flat_map(|r| r.containers.iter().filter_map(|c| c.netns.clone()))
+        .collect();
+    let inputs = Inputs {
+        wanted: &w,
+        observed: &observed,
+        others: &others,
+        firewall: firewall_for(&others, target),
+        recorded_firewall: records::load_firewall(env.state)?,
+        forwarding: forwarding_for(&others, target),
+        records: &records,
+        recorded_netns,
+        host: env.host,
+    };
+    let ops = reconcile(&inputs);
+    Ok(Prepared {
+        recorded,
+        records,
+        ops,
+    })
+}
+
+/// Drives the machine to `target` (`None`: nothing of `topology`).
+fn converge(
+    env: Env,
+    topology: &str,
+    target: Option<&Desired>,
+    observer: &mut dyn ApplyObserver,
+) -> Result<Outcome, ApplyError> {
+    let Prepared {
+        recorded,
+        records,
+        ops,
+    } = prepare(env, topology, target, true)?;
+    let empty = Desired {
+        topology: topology.to_string(),
+        ..Desired::default()
+    };
+    let goal = target.unwrap_or(&empty);
+    observer.before_changes(topology, ops.len())?;
+    let mut run = Run {
+        env,
+        topology,
+        target,
+        recorded: recorded.as_ref(),
+        observer,
+        records,
+        outcome: Outcome::default(),
+        total: ops.len(),
+    };
+    let result = carry_out(&mut run, &ops, goal);
+    let outcome = match result {
+        Ok(()) => run.outcome,
+        Err(e) => {
+            // Record what exists now, so that plan shows what is left; the next apply converges.
+            let _ = run.records.save(env.state, topology);
+            let _ = record_partial(env, topology, target, recorded.as_ref());
+            let _ = env.host.sync_dns(env.state);
+            return Err(e);
+        }
+    };
+    run.observer.after_changes(topology, &outcome)?;
+    Ok(outcome)
+}
+
+fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired) -> Result<(), ApplyError> {
+    let env = run.env;
+    let topology = run.topology;
+    let split = ops
+        .iter()
+        .position(|o| matches!(o, Op::SpawnProcess(_)))
+        .unwrap_or(ops.len());
+    let removals = ops.iter().take_while(|o| is_removal(o)).count();
+    let records_before = run.records.clone();
+
+    for op in &ops[..removals] {
+        run.exec(op)?;
+    }
+    // Containers that went down: removed, or stopped now.
+    let mut down: BTreeSet<String> = BTreeSet::new();
+    if let Some(r) = run.recorded {
+        for c in &r.containers {
+            let gone = goal.container(&c.name).is_none_or(|g| g.stopped && !c.stopped);
+            if gone {
+                down.insert(c.name.clone());
+            }
+        }
+    }
+    for op in &ops[..removals] {
+        if let Some(c) = container_of(op)
+            && goal.container(c).is_none_or(|g| g.stopped)
+        {
+            down.insert(c.to_string());
+        }
+    }
+    for c in down {
+        run.observer.container_down(topology, &c)?;
+        run.outcome.containers_down.push(c);
+    }
+    if run.records != records_before {
+        run.records.save(env.state, topology)?;
+    }
+    for op in &ops[removals..split] {
+        run.exec(op)?;
+    }
+    // Record the new state before the DNS service reads it and processes start.
+    let state_changed = run.recorded != run.target;
+    match run.target {
+        None => env.state.remove(topology)?,
+        Some(t) if state_changed => env.state.save_applied(t)?,
+        Some(_) => {}
+    }
+    let dns_relevant = ops[..split].iter().any(|o| {
+        matches!(
+            o,
+            Op::CreateNetns(_)
+                | Op::DeleteNetns { .. }
+                | Op::CreateVeth(_)
+                | Op::DeleteLink { .. }
+                | Op::SetAddresses { .. }
+        )
+    });
+    if state_changed || dns_relevant {
+        env.host.sync_dns(env.state)?;
+    } else {
+        env.host.ensure_dns(env.state)?;
+    }
+    for op in &ops[split..] {
+        run.exec(op)?;
+    }
+    if !ops[split..].is_empty() {
+        run.records.save(env.state, topology)?;
+    }
+    // Containers that came up: every running container some creation step touched.
+    let mut up: Vec<String> = Vec::new();
+    let touched: HashSet<&str> = ops[removals..].iter().filter_map(container_of).collect();
+    let started: HashSet<&str> = run
+        .recorded
+        .map(|r| {
+            r.containers
+                .iter()
+                .filter(|c| c.stopped)
+                .map(|c| c.name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    for c in goal.containers.iter().filter(|c| !c.stopped) {
+        let is_new = run.recorded.is_none_or(|r| r.container(&c.name).is_none());
+        if touched.contains(c.name.as_str()) || started.contains(c.name.as_str()) || is_new {
+            run.observer.container_up(topology, c)?;
+            up.push(c.name.clone());
+        }
+    }
+    run.outcome.containers_up = up;
+    Ok(())
+}
+
+/// Records what exists of `topology` after a failed run: the target's (or, for a failed
+/// destroy, the recorded) networks, containers and endpoints whose kernel objects exist, plus
+/// recorded ones that were to be removed but still exist. `plan` then shows what is left.
+pub fn record_partial(
+    env: Env,
+    topology: &str,
+    target: Option<&Desired>,
+    recorded: Option<&Desired>,
+) -> Result<(), ApplyError> {
+    let base = match (target, recorded) {
+        (Some(t), _) => t.clone(),
+        (None, Some(r)) => r.clone(),
+        (None, None) => return Ok(()),
+    };
+    let observed = env.kernel.observe(&[]).map_err(ApplyError::Observe)?;
+    let host_link = |name: &str| observed.host.link(name).is_some_and(|l| l.is_netplan());
+    let netns = |name: &str| observed.netns(name).is_some_and(|n| n.is_netplan());
+    let mut out = base.clone();
+    out.networks.retain(|n| n.bridge.as_deref().is_none_or(host_link));
+    out.containers.retain(|c| c.netns.as_deref().is_none_or(netns));
+    for c in &mut out.containers {
+        if !c.stopped {
+            c.endpoints.retain(|e| host_link(&e.host_veth));
+        }
+    }
+    if let (Some(r), Some(_)) = (recorded, target) {
+        for n in &r.networks {
+            if out.network(&n.name).is_none() && n.bridge.as_deref().is_some_and(host_link) {
+                out.networks.push(n.clone());
+            }
+        }
+        for c in &r.containers {
+            if out.container(&c.name).is_none() && c.netns.as_deref().is_some_and(netns) {
+                out.containers.push(c.clone());
+            }
+        }
+    }
+    if out.networks.is_empty() && out.containers.is_empty() {
+        if target.is_none() {
+            env.state.remove(topology)?;
+        }
+        return Ok(());
+    }
+    env.state.save_applied(&out)?;
+    Ok(())
+}
