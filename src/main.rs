@@ -3,11 +3,17 @@
 //! A thin CLI over `netplan-lang` (parse, check, format) and `netplan-runtime` (IPAM,
 //! plan, apply, DNS, hooks).
 
+mod cmd_apply;
 mod cmd_check;
+mod cmd_destroy;
 mod cmd_dns;
+mod cmd_exec;
 mod cmd_fmt;
+mod cmd_inspect;
+mod cmd_ls;
 mod cmd_plan;
 mod cmd_status;
+mod cmd_stop;
 mod ui;
 
 use std::path::PathBuf;
@@ -44,6 +50,20 @@ enum Command {
     Plan(cmd_plan::Args),
     /// Show the applied topologies, their containers, and the DNS service.
     Status(cmd_status::Args),
+    /// Print the plan, then carry it out (root).
+    Apply(cmd_apply::Args),
+    /// Remove every object a topology created, nothing else (root).
+    Destroy(cmd_destroy::Args),
+    /// List the networks on this machine, like `docker network ls`.
+    Ls(cmd_ls::Args),
+    /// Show networks (or containers, with --container) as Docker-shaped JSON.
+    Inspect(cmd_inspect::Args),
+    /// Run a command inside a container's namespace (root).
+    Exec(cmd_exec::Args),
+    /// Stop a container: remove its endpoints, end its run process (root).
+    Stop(cmd_stop::Args),
+    /// Start a stopped container again (root).
+    Start(cmd_stop::Args),
     /// Run the embedded DNS service (started by apply).
     #[command(hide = true)]
     Dns(cmd_dns::Args),
@@ -63,6 +83,13 @@ fn main() -> ExitCode {
         Command::Fmt(a) => cmd_fmt::run(a),
         Command::Plan(a) => cmd_plan::run(a, cli.color, &state),
         Command::Status(a) => cmd_status::run(a, &state),
+        Command::Apply(a) => cmd_apply::run(a, cli.color, &state),
+        Command::Destroy(a) => cmd_destroy::run(a, &state),
+        Command::Ls(a) => cmd_ls::run(a, &state),
+        Command::Inspect(a) => cmd_inspect::run(a, &state),
+        Command::Exec(a) => cmd_exec::run(a, &state),
+        Command::Stop(a) => cmd_stop::run(a, true, &state),
+        Command::Start(a) => cmd_stop::run(a, false, &state),
         Command::Dns(a) => cmd_dns::run(a, &state),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "netplan", &mut std::io::stdout());

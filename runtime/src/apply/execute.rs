@@ -460,7 +460,12 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired) -> Result<(), ApplyError
     let removals = ops.iter().take_while(|o| is_removal(o)).count();
     let records_before = run.records.clone();
 
-    for op in &ops[..removals] {
+    // Containers go down before the bridges they were on.
+    let bridges_at = ops[..removals]
+        .iter()
+        .position(|o| matches!(o, Op::DeleteBridge { .. }))
+        .unwrap_or(removals);
+    for op in &ops[..bridges_at] {
         run.exec(op)?;
     }
     // Containers that went down: removed, or stopped now.
@@ -487,7 +492,7 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired) -> Result<(), ApplyError
     if run.records != records_before {
         run.records.save(env.state, topology)?;
     }
-    for op in &ops[removals..split] {
+    for op in &ops[bridges_at..split] {
         run.exec(op)?;
     }
     // Record the new state before the DNS service reads it and processes start.

@@ -308,3 +308,8 @@ impl Host for FakeHost<'_> {
         Ok(())
     }
 }
+
+/// Whether this process runs as root (changing the kernel needs it).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
