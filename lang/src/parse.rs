@@ -95,6 +95,7 @@ impl Builder {
         let mut it = args(p);
         let name = it.next().map(name).unwrap_or_default_name(span);
         let block = it.next().map(|b| self.block(b, Self::network_stmt));
+        let span = decl_span(span, name.span, block.is_some());
         NetworkDecl { name, block, span }
     }
 
@@ -127,6 +128,7 @@ impl Builder {
             Rule::subnet_stmt => {
                 let cidr = self.cidr(next()?)?;
                 let block = next().map(|b| self.block(b, Self::subnet_stmt));
+                let span = decl_span(span, cidr.span, block.is_some());
                 NetworkStmt::Subnet(SubnetDecl { cidr, block, span })
             }
             Rule::ipv6_stmt => NetworkStmt::Ipv6 { span },
@@ -205,6 +207,7 @@ impl Builder {
         let mut it = args(p);
         let name = it.next().map(name).unwrap_or_default_name(span);
         let block = it.next().map(|b| self.block(b, Self::container_stmt));
+        let span = decl_span(span, name.span, block.is_some());
         ContainerDecl { name, block, span }
     }
 
@@ -224,6 +227,7 @@ impl Builder {
             Rule::attach_stmt => {
                 let network = name(next()?);
                 let block = next().map(|b| self.block(b, Self::attach_stmt));
+                let span = decl_span(span, network.span, block.is_some());
                 ContainerStmt::Network(AttachDecl { network, block, span })
             }
             Rule::publish_stmt => {
@@ -432,6 +436,17 @@ impl Builder {
     fn string(&mut self, p: Pair<'_, Rule>) -> Spanned<String> {
         let span: Span = p.as_span().into();
         Spanned::new(unescape(p.as_str()), span)
+    }
+}
+
+/// The span of a declaration whose block is optional. Without a block it ends at its last
+/// token: pest's span would also cover the blanks and a trailing comment that it skipped
+/// while looking for the `{`.
+fn decl_span(span: Span, last_token: Span, has_block: bool) -> Span {
+    if has_block || last_token.end < span.start || last_token.end > span.end {
+        span
+    } else {
+        Span::new(span.start, last_token.end)
     }
 }
 
@@ -664,6 +679,29 @@ mod tests {
             parse_port_spec("80").map(|p| p.to_string()),
             Ok("80/tcp".to_string())
         );
+    }
+
+    #[test]
+    fn blockless_declarations_end_at_their_last_token() {
+        let text = "network a   # x\ncontainer c {\n  network a  # y\n}\nnetwork b { subnet 10.0.0.0/24  }\n";
+        let file = parse(text).unwrap_or_else(|d| panic!("{d:?}"));
+        let spans: Vec<&str> = file
+            .items
+            .iter()
+            .map(|i| &text[i.span().start..i.span().end])
+            .collect();
+        assert_eq!(spans[0], "network a");
+        assert_eq!(spans[1], "container c {\n  network a  # y\n}");
+        let Item::Container(c) = &file.items[1] else {
+            panic!()
+        };
+        let s = c.stmts()[0].span();
+        assert_eq!(&text[s.start..s.end], "network a");
+        let Item::Network(n) = &file.items[2] else {
+            panic!()
+        };
+        let s = n.stmts()[0].span();
+        assert_eq!(&text[s.start..s.end], "subnet 10.0.0.0/24");
     }
 
     #[test]
