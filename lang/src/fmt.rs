@@ -1,6 +1,6 @@
 //! The canonical formatter: `netplan fmt`.
 //!
-//! [`format`] rewrites a file that parses completely into one canonical text. It refuses a
+//! [`format()`] rewrites a file that parses completely into one canonical text. It refuses a
 //! file with a syntax or literal error (it returns the parse diagnostics) and a file with an
 //! unknown or misplaced statement (`netplan::fmt::unknown`), because it could not print those
 //! without guessing. Formatting never changes the meaning: the output parses to the same
@@ -24,8 +24,9 @@
 //!   A comment that follows code on the same line is a *trailing* comment of the line that
 //!   code ends up on, written after it with two spaces before `#`; a comment after `{`
 //!   stays on the opening line, one after `}` on the closing line. A comment on a line of its
-//!   own is a *leading* comment of the next statement (or closing brace) and takes that
-//!   statement's indentation (inside a block, before `}`: the block's inner indentation).
+//!   own (or after nothing but `;`) is a *leading* comment of the next statement (or closing
+//!   brace) and takes that statement's indentation (inside a block, before `}`: the block's
+//!   inner indentation).
 //!   Comments after the last item stay at the end of the file. A block with nothing but
 //!   comments inside is written out over several lines, so the comments stay inside it.
 //! * **Literals** are written canonically: addresses and CIDRs as the standard library prints
@@ -52,8 +53,8 @@ pub fn format(text: &str) -> Result<String, Vec<Diag>> {
 }
 
 /// Formats a parsed file without unknown statements; `text` is the source it was parsed from.
-/// Unknown statements are left out, so call it only after [`format`]'s check (or use
-/// [`format`]).
+/// Unknown statements are left out, so call it only after [`format()`]'s check (or use
+/// [`format()`]).
 fn format_file(file: &File, text: &str) -> String {
     let mut b = Lines {
         comments: &file.comments,

@@ -1,4 +1,4 @@
-//! Text → [`ast::File`]: the pest grammar, then a typed tree with checked literals.
+//! Text → [`crate::ast::File`]: the pest grammar, then a typed tree with checked literals.
 
 use std::net::IpAddr;
 
