@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use netplan_runtime::hooks;
+
 use crate::ui;
 
 #[derive(Debug, clap::Args)]
@@ -21,10 +23,20 @@ pub fn run(args: Args) -> miette::Result<u8> {
     for f in &args.files {
         let l = ui::load(f)?;
         failed |= l.diags.iter().any(|d| d.is_error());
+        // Every hook script is read and compiled, relative to the file's directory.
+        let hook_diags = match &l.topology {
+            Some(topo) => hooks::check(topo, &l.source, &hooks::base_dir(f)),
+            None => Vec::new(),
+        };
+        failed |= hook_diags.iter().any(|d| d.is_error());
         if args.json {
             all.extend(ui::json_diags(&l.diags, &l.source));
+            all.extend(hook_diags.iter().flat_map(|d| d.json()));
         } else {
             ui::print_diags(&l.diags, &l.source);
+            for d in &hook_diags {
+                eprintln!("{:?}", miette::Report::new(d.clone()));
+            }
         }
     }
     if args.json {

@@ -282,7 +282,7 @@ pub fn markdown(plan: &Plan, title: &str, limit: usize) -> String {
         body.push_str(&block);
         shown += 1;
     }
-    let mut out = head + &body;
+    let mut out = head + body.as_str();
     if shown < plan.changes.len() {
         let _ = writeln!(
             out,
