@@ -4,7 +4,7 @@
 //! networks exist before the endpoints that join them. Connecting or disconnecting one
 //! endpoint leaves the container's other endpoints alone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -291,150 +291,104 @@ fn live(c: &ContainerState) -> &[Endpoint] {
     if c.stopped { &[] } else { &c.endpoints }
 }
 
-/// Computes the ordered changes from `old` (what was applied; empty for none) to `new`.
-pub fn diff(old: &Desired, new: &Desired) -> Plan {
-    let mut creates_net = Vec::new();
-    let mut deletes_net = Vec::new();
-    let mut replaced_nets: HashMap<&str, String> = HashMap::new();
-    let old_nets: HashMap<&str, &NetState> = old.networks.iter().map(|n| (n.name.as_str(), n)).collect();
-    let new_nets: HashMap<&str, &NetState> = new.networks.iter().map(|n| (n.name.as_str(), n)).collect();
-
-    for n in &new.networks {
-        let address = format!("network.{}", n.name);
-        match old_nets.get(n.name.as_str()) {
-            None => creates_net.push(Change {
-                address,
-                kind: Kind::Network,
-                action: Action::Create,
-                name: n.name.clone(),
-                attrs: one_side(network_attrs(n), true),
-                reason: None,
-                unchanged: 0,
-                before: None,
-                after: json(n),
-            }),
+/// Diffs one kind of named object (networks or containers): creates, updates and
+/// replacements in the new side's order, deletions sorted by name, and the names replaced.
+fn diff_named<'a, T: PartialEq + Serialize>(
+    kind: Kind,
+    old: &'a [T],
+    new: &'a [T],
+    name: fn(&T) -> &str,
+    attrs: fn(&T) -> Attrs,
+    forces: fn(&str) -> bool,
+) -> (Vec<Change>, Vec<Change>, HashMap<&'a str, String>) {
+    let prefix = format!("{kind:?}").to_lowercase();
+    let old_by: HashMap<&str, &T> = old.iter().map(|o| (name(o), o)).collect();
+    let new_names: HashSet<&str> = new.iter().map(name).collect();
+    let mut upserts = Vec::new();
+    let mut replaced = HashMap::new();
+    for n in new {
+        let change = |action, attrs, reason, unchanged, before| Change {
+            address: format!("{prefix}.{}", name(n)),
+            kind,
+            action,
+            name: name(n).to_string(),
+            attrs,
+            reason,
+            unchanged,
+            before,
+            after: json(n),
+        };
+        match old_by.get(name(n)) {
+            None => upserts.push(change(Action::Create, one_side(attrs(n), true), None, 0, None)),
+            // Equal as a whole: nothing to compare attribute by attribute.
             Some(o) if *o == n => {}
             Some(o) => {
-                let (attrs, unchanged) = compare(network_attrs(o), network_attrs(n), network_forces);
-                // Records follow the endpoints, whose own changes show them.
-                if attrs.is_empty() {
+                let (changed, unchanged) = compare(attrs(o), attrs(n), forces);
+                // Differences outside the attributes (a network's records, a container's
+                // endpoints) show in the changes of the objects they belong to.
+                if changed.is_empty() {
                     continue;
                 }
-                let reason = forced_reason(&attrs);
+                let reason = forced_reason(&changed);
                 let action = if reason.is_some() {
                     Action::Replace
                 } else {
                     Action::Update
                 };
                 if let Some(r) = &reason {
-                    replaced_nets.insert(n.name.as_str(), r.clone());
+                    replaced.insert(name(n), r.clone());
                 }
-                creates_net.push(Change {
-                    address,
-                    kind: Kind::Network,
-                    action,
-                    name: n.name.clone(),
-                    attrs,
-                    reason,
-                    unchanged,
-                    before: json(o),
-                    after: json(n),
-                });
+                upserts.push(change(action, changed, reason, unchanged, json(*o)));
             }
         }
     }
-    let mut removed: Vec<&NetState> = old
-        .networks
-        .iter()
-        .filter(|n| !new_nets.contains_key(n.name.as_str()))
-        .collect();
-    removed.sort_by(|a, b| a.name.cmp(&b.name));
-    for n in removed {
-        deletes_net.push(Change {
-            address: format!("network.{}", n.name),
-            kind: Kind::Network,
+    let mut removed: Vec<&T> = old.iter().filter(|o| !new_names.contains(name(o))).collect();
+    removed.sort_by(|a, b| name(a).cmp(name(b)));
+    let deletes = removed
+        .into_iter()
+        .map(|o| Change {
+            address: format!("{prefix}.{}", name(o)),
+            kind,
             action: Action::Delete,
-            name: n.name.clone(),
-            attrs: one_side(network_attrs(n), false),
+            name: name(o).to_string(),
+            attrs: one_side(attrs(o), false),
             reason: None,
             unchanged: 0,
-            before: json(n),
+            before: json(o),
             after: None,
-        });
-    }
+        })
+        .collect();
+    (upserts, deletes, replaced)
+}
 
-    // Containers.
+/// Computes the ordered changes from `old` (what was applied; empty for none) to `new`.
+pub fn diff(old: &Desired, new: &Desired) -> Plan {
+    let (creates_net, deletes_net, replaced_nets) = diff_named(
+        Kind::Network,
+        &old.networks,
+        &new.networks,
+        |n| &n.name,
+        network_attrs,
+        network_forces,
+    );
+    let (mut creates_c, deletes_c, replaced_cs) = diff_named(
+        Kind::Container,
+        &old.containers,
+        &new.containers,
+        |c| &c.name,
+        container_attrs,
+        container_forces,
+    );
     let old_cs: HashMap<&str, &ContainerState> =
         old.containers.iter().map(|c| (c.name.as_str(), c)).collect();
     let new_cs: HashMap<&str, &ContainerState> =
         new.containers.iter().map(|c| (c.name.as_str(), c)).collect();
-    let mut creates_c = Vec::new();
-    let mut deletes_c = Vec::new();
-    let mut replaced_cs: HashMap<&str, String> = HashMap::new();
-    for c in &new.containers {
-        let address = format!("container.{}", c.name);
-        match old_cs.get(c.name.as_str()) {
-            None => creates_c.push(Change {
-                address,
-                kind: Kind::Container,
-                action: Action::Create,
-                name: c.name.clone(),
-                attrs: one_side(container_attrs(c), true),
-                reason: None,
-                unchanged: 0,
-                before: None,
-                after: json(c),
-            }),
-            // Equal as a whole (endpoints included): nothing to compare attribute by attribute.
-            Some(o) if *o == c => {}
-            Some(o) => {
-                let (attrs, unchanged) = compare(container_attrs(o), container_attrs(c), container_forces);
-                if attrs.is_empty() {
-                    continue;
-                }
-                let reason = forced_reason(&attrs);
-                let action = if reason.is_some() {
-                    Action::Replace
-                } else {
-                    Action::Update
-                };
-                if let Some(r) = &reason {
-                    replaced_cs.insert(c.name.as_str(), r.clone());
-                }
-                let reason =
-                    reason.or_else(|| (o.stopped && !c.stopped).then(|| "stopped; will be started".into()));
-                creates_c.push(Change {
-                    address,
-                    kind: Kind::Container,
-                    action,
-                    name: c.name.clone(),
-                    attrs,
-                    reason,
-                    unchanged,
-                    before: json(o),
-                    after: json(c),
-                });
-            }
+    for ch in creates_c.iter_mut().filter(|c| c.reason.is_none()) {
+        let started = old_cs.get(ch.name.as_str()).is_some_and(|o| o.stopped)
+            && new_cs.get(ch.name.as_str()).is_some_and(|c| !c.stopped);
+        if started {
+            ch.reason = Some("stopped; will be started".into());
         }
-    }
-    let mut gone: Vec<&ContainerState> = old
-        .containers
-        .iter()
-        .filter(|c| !new_cs.contains_key(c.name.as_str()))
-        .collect();
-    gone.sort_by(|a, b| a.name.cmp(&b.name));
-    for c in &gone {
-        deletes_c.push(Change {
-            address: format!("container.{}", c.name),
-            kind: Kind::Container,
-            action: Action::Delete,
-            name: c.name.clone(),
-            attrs: one_side(container_attrs(c), false),
-            reason: None,
-            unchanged: 0,
-            before: json(c),
-            after: None,
-        });
     }
 
     // Endpoints. A stopped container's endpoints are down: starting it creates them again.
