@@ -105,6 +105,23 @@ pub fn forwarding_line(desired: &Desired) -> Option<String> {
     ))
 }
 
+/// Adds what changed outside netplan to a plan against this machine (only as root: reading
+/// other namespaces needs it; otherwise the plan compares with the recorded state alone).
+pub fn add_machine_drift(planned: &mut netplan_runtime::planning::Planned, state: &StateDir) {
+    if !apply::is_root() {
+        return;
+    }
+    let topology = planned.allocated.desired.topology.clone();
+    let Ok(Some(recorded)) = state.applied(&topology) else {
+        return;
+    };
+    let Ok(machine) = Machine::open() else { return };
+    match apply::drift(machine.env(state), &recorded) {
+        Ok(drift) => apply::add_drift(&mut planned.plan, &drift),
+        Err(e) => eprintln!("warning: cannot compare with the kernel: {e}"),
+    }
+}
+
 /// Progress for a run: a bar on a terminal, plain lines otherwise.
 pub struct CliObserver {
     bar: Option<ProgressBar>,
@@ -219,9 +236,10 @@ fn refuse_overlay(file: &Path, desired: &Desired) -> miette::Result<bool> {
 
 pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u8> {
     if args.dry_run {
-        let Some((planned, _)) = cmd_plan::make(&args.file, None, args.locked, state)? else {
+        let Some((mut planned, _)) = cmd_plan::make(&args.file, None, args.locked, state)? else {
             return Ok(1);
         };
+        add_machine_drift(&mut planned, state);
         print!("{}", render::text(&planned.plan, color.enabled(false)));
         if let Some(line) = forwarding_line(&planned.allocated.desired) {
             println!("{line}");
@@ -239,10 +257,7 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
     }
     let machine = Machine::open()?;
     let env = machine.env(state);
-    if let Some(recorded) = state.applied(&desired.topology)? {
-        let drift = apply::drift(env, &recorded)?;
-        apply::add_drift(&mut planned.plan, &drift);
-    }
+    add_machine_drift(&mut planned, state);
     print!("{}", render::text(&planned.plan, color.enabled(false)));
     if let Some(line) = forwarding_line(&desired) {
         println!("{line}");

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Apply benchmark: netplan vs netavark 1.4 vs an `ip -batch` script, side by side.
+#
+#   sudo bench/apply/run.sh [SIZES...]        (default sizes: 100 500 1000)
+#
+# For each size N (containers spread over 10 bridge networks) and each engine, in a fresh
+# throwaway network + mount + pid namespace (nothing reaches the machine's own network):
+#   cold     set up N containers from nothing
+#   noop     the same again (netplan only: a second apply that changes nothing)
+#   add1     add one container to the N
+#   destroy  remove everything
+#   rss      peak memory of the netplan process of the cold apply (KiB)
+# Every engine creates one named namespace, one veth pair (container end created inside the
+# namespace as eth0 with a fixed MAC), an address and a default route per container, and 10
+# bridges with their gateway addresses. netplan also writes /etc/netns files, installs its
+# nftables table and runs its DNS service; netavark (one `netavark setup` per container, as
+# Podman does, with aardvark-dns on) installs its iptables rules; `ip -batch` does only the
+# kernel work: one batch for the host side, one `ip -n NS -batch` per namespace.
+# Needs: a release build of netplan (built here), iproute2, nftables, netavark, iptables, util-linux.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+NETPLAN=${NETPLAN:-$root/target/release/netplan}
+NETAVARK=${NETAVARK:-/usr/lib/podman/netavark}
+AARDVARK=${AARDVARK:-/usr/lib/podman/aardvark-dns}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# --- inside a fresh sandbox: one engine, one size --------------------------------------------
+if [ "${1:-}" = "--one" ]; then
+  engine=$2 n=$3 work=$4
+  mount --make-rprivate /
+  for d in /run/netns /etc/netns /var/lib/netplan /run/netplan; do mkdir -p "$d"; mount -t tmpfs none "$d"; done
+  ip link set lo up
+  cd "$work"
+  ip_of() { local i=$1; echo "10.90.$(( (i % 10) * 4 )).$(( i / 10 + 2 ))"; }
+  gw_of() { local i=$1; echo "10.90.$(( (i % 10) * 4 )).1"; }
+  mac_of() { local i=$1; printf '02:42:0a:5a:%02x:%02x' $(( (i % 10) * 4 )) $(( i / 10 + 2 )); }
+  case $engine in
+  netplan)
+    t0=$(now); /usr/bin/time -o rss -f %M "$NETPLAN" apply "topo$n.net" >/dev/null; t1=$(now)
+    "$NETPLAN" apply "topo$n.net" >/dev/null; t2=$(now)
+    cp "topo$n.net.lock" "plus$n.net.lock"
+    "$NETPLAN" apply "plus$n.net" >/dev/null; t3=$(now)
+    "$NETPLAN" destroy "plus$n.net" >/dev/null; t4=$(now)
+    echo "netplan $n $(elapsed "$t0" "$t1") $(elapsed "$t1" "$t2") $(elapsed "$t2" "$t3") $(elapsed "$t3" "$t4") $(cat rss)"
+    ;;
+  netavark)
+    mkdir -p nvconf
+    setup() { ip netns add "c$1"; "$NETAVARK" --config "$work/nvconf" -a "$AARDVARK" -f "nv$1.json" setup "/run/netns/c$1" >/dev/null 2>>nv.err; }
+    t0=$(now); for ((i = 0; i < n; i++)); do setup "$i"; done; t1=$(now)
+    setup "$n"; t2=$(now)
+    for ((i = 0; i <= n; i++)); do
+      "$NETAVARK" --config "$work/nvconf" -a "$AARDVARK" -f "nv$i.json" teardown "/run/netns/c$i" >/dev/null 2>>nv.err
+      ip netns del "c$i"
+    done; t3=$(now)
+    echo "netavark $n $(elapsed "$t0" "$t1") - $(elapsed "$t1" "$t2") $(elapsed "$t2" "$t3") -"
+    ;;
+  ipbatch)
+    inside() { ip -n "c$1" -batch "in$1.batch"; }
+    t0=$(now); ip -batch "host$n.batch"; for ((i = 0; i < n; i++)); do inside "$i"; done; t1=$(now)
+    ip -batch "one$n.batch"; inside "$n"; t2=$(now)
+    ip -batch "down$n.batch"; t3=$(now)
+    echo "ipbatch $n $(elapsed "$t0" "$t1") - $(elapsed "$t1" "$t2") $(elapsed "$t2" "$t3") -"
+    ;;
+  esac
+  exit 0
+fi
+
+# --- outside: build, generate inputs, run each case in its own sandbox ------------------------
+[ "$(id -u)" = 0 ] || { echo "run.sh: needs root (it works inside a private namespace sandbox)" >&2; exit 1; }
+sizes=("${@:-100 500 1000}")
+read -r -a sizes <<<"${sizes[*]}"
+(cd "$root" && cargo build --release -q -p netplan)
+work=$(mktemp -d /tmp/netplan-bench-apply.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+gen() { # gen N -> topoN.net plusN.net, nvI.json, batches
+  local n=$1 i k
+  {
+    for ((k = 0; k < 10; k++)); do echo "network n$k { subnet 10.90.$((k * 4)).0/22 }"; done
+    for ((i = 0; i < n; i++)); do echo "container c$i { network n$((i % 10)) }"; done
+  } >"$work/topo$n.net"
+  { cat "$work/topo$n.net"; echo "container c$n { network n$((n % 10)) }"; } >"$work/plus$n.net"
+  : >"$work/host$n.batch"
+  for ((k = 0; k < 10; k++)); do
+    printf 'link add nvbr%d type bridge\naddr add 10.90.%d.1/22 dev nvbr%d\nlink set nvbr%d up\n' \
+      "$k" $((k * 4)) "$k" "$k" >>"$work/host$n.batch"
+  done
+  : >"$work/down$n.batch"
+  for ((i = 0; i <= n; i++)); do
+    k=$((i % 10)); local ip="10.90.$((k * 4)).$((i / 10 + 2))" gw="10.90.$((k * 4)).1"
+    local mac; mac=$(printf '02:42:0a:5a:%02x:%02x' $((k * 4)) $((i / 10 + 2)))
+    local host="netns add c$i
+link add v$i type veth peer name eth0 netns c$i address $mac mtu 1500
+link set v$i master nvbr$k up"
+    if ((i < n)); then echo "$host" >>"$work/host$n.batch"; else echo "$host" >"$work/one$n.batch"; fi
+    printf 'link set lo up\naddr add %s/22 dev eth0\nlink set eth0 up\nroute add default via %s\n' "$ip" "$gw" >"$work/in$i.batch"
+    echo "netns del c$i" >>"$work/down$n.batch"
+    cat >"$work/nv$i.json" <<JSON
+{ "container_id": "$(printf '%064x' "$((i + 1))")", "container_name": "c$i",
+  "networks": { "n$k": { "interface_name": "eth0", "static_ips": ["$ip"], "static_mac": "$mac" } },
+  "network_info": { "n$k": { "name": "n$k", "id": "$(printf '%064x' "$((k + 4096))")", "driver": "bridge",
+    "network_interface": "nvbr$k", "subnets": [ { "subnet": "10.90.$((k * 4)).0/22", "gateway": "$gw" } ],
+    "ipv6_enabled": false, "internal": false, "dns_enabled": true, "ipam_options": { "driver": "host-local" } } } }
+JSON
+  done
+  for ((k = 0; k < 10; k++)); do echo "link del nvbr$k" >>"$work/down$n.batch"; done
+}
+
+printf '%-9s %6s %9s %9s %9s %9s %9s\n' engine N cold_s noop_s add1_s destroy_s rss_KiB
+for n in "${sizes[@]}"; do
+  gen "$n"
+  for engine in netplan ipbatch netavark; do
+    line=$(unshare --net --mount --pid --fork --mount-proc -- bash "$0" --one "$engine" "$n" "$work")
+    # shellcheck disable=SC2086
+    printf '%-9s %6s %9s %9s %9s %9s %9s\n' $line
+  done
+done
