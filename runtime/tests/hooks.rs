@@ -506,20 +506,40 @@ fn values_are_read_only_and_not_shared_between_hooks() {
 
 #[test]
 fn variables_follow_the_event() {
-    let c = case(
-        "vars",
-        "network n { subnet 10.0.0.0/24; hook network-created \"n.rhai\" }\nhook after-apply \"top.rhai\"\n",
-        &[
-            ("n.rhai", "log(network.name);\n"),
-            ("top.rhai", "log(container.name);\n"),
-        ],
+    let net =
+        "network n { subnet 10.0.0.0/24; hook network-created \"n.rhai\" }\nhook after-apply \"n.rhai\"\n";
+    let script = "log(`${event}: network ${if network == () { \"-\" } else { network.name }}, container ${container}`);\n";
+    let c = case("vars", net, &[("n.rhai", script)]);
+    let set = c.set();
+    let (sink, lines) = hooks::collect();
+    let runner = Runner::new(
+        &set,
+        Arc::new(OfflineHost::new(&c.desired)),
+        sink,
+        &c.desired,
+        &c.plan,
     );
+    let n = c.desired.network("n").unwrap();
+    assert_eq!(runner.run_network(HookEvent::NetworkCreated, n).ok(), Some(1));
+    assert_eq!(runner.run(HookEvent::AfterApply).ok(), Some(1));
+    assert_eq!(
+        texts(&lines),
+        [
+            "[network-created n.rhai n] network-created: network n, container ",
+            "[after-apply n.rhai] after-apply: network -, container ",
+        ]
+    );
+    // A name that is none of them does not compile.
+    let c = case("typo", net, &[("n.rhai", "log(topolgy.name);\n")]);
     let diags = c.load(Limits::default()).err().unwrap_or_default();
-    assert_eq!(diags.len(), 1, "{}", render(&diags));
+    assert_eq!(diags.len(), 2, "{}", render(&diags));
     let text = diags[0].render_plain(100);
-    assert!(text.contains("top.rhai does not compile"), "{text}");
     assert!(
-        text.contains("a after-apply hook sees `topology` and `plan`"),
+        text.contains("n.rhai does not compile: Undefined variable: topolgy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hooks see `event`, `topology`, `plan`, `network` and `container`"),
         "{text}"
     );
 }

@@ -2,7 +2,7 @@
 //!
 //! * [`OfflineHost`]: answers from the desired state alone (names as the embedded DNS will
 //!   answer them); `exec` and `reachable` are refused. Used for `plan` hooks and in tests.
-//! * [`super::LinuxHost`]: the real machine: commands and probes inside container namespaces,
+//! * [`super::LiveHost`]: the real machine: commands and probes inside container namespaces,
 //!   names asked of the running DNS service.
 
 use std::collections::HashMap;

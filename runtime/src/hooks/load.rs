@@ -65,8 +65,8 @@ pub(crate) fn scope_for(event: HookEvent) -> Scope<'static> {
     scope_with(event, Dynamic::UNIT, Dynamic::UNIT, Dynamic::UNIT)
 }
 
-/// The scope a script runs in: read-only `topology`, `plan` and, for scoped events, `network`
-/// or `container`.
+/// The scope a script runs in: read-only `event` (its name, e.g. `"after-apply"`), `topology`,
+/// `plan`, `network` and `container` (the object of a scoped event, else `()`).
 pub(crate) fn scope_with(
     event: HookEvent,
     topology: Dynamic,
@@ -74,11 +74,18 @@ pub(crate) fn scope_with(
     object: Dynamic,
 ) -> Scope<'static> {
     let mut scope = Scope::new();
+    scope.push_constant("event", event.as_str().to_string());
     scope.push_constant_dynamic("topology", topology);
     scope.push_constant_dynamic("plan", plan);
-    if let Some(var) = object_variable(event) {
-        scope.push_constant_dynamic(var, object);
-    }
+    // Both always exist (`()` when the event is not about one), so that one script can serve
+    // several events and branch on `event`.
+    let (network, container) = match object_variable(event) {
+        Some("network") => (object, Dynamic::UNIT),
+        Some(_) => (Dynamic::UNIT, object),
+        None => (Dynamic::UNIT, Dynamic::UNIT),
+    };
+    scope.push_constant_dynamic("network", network);
+    scope.push_constant_dynamic("container", container);
     scope
 }
 
@@ -297,14 +304,9 @@ fn syntax_diag(e: &ParseError, hook: &Hook, name: &str, net: &Source, script: &S
         "hooks cannot evaluate code built at run time; write the code in the script".to_string()
     } else if reason.contains("'import'") || reason.contains("'export'") {
         "hooks cannot load modules; put everything the hook needs in its script".to_string()
-    } else if reason.contains("Undefined variable") || reason.starts_with("Variable not found") {
-        match object_variable(hook.event) {
-            Some(v) => format!("a {} hook sees `topology`, `plan` and `{v}`", hook.event.as_str()),
-            None => format!(
-                "a {} hook sees `topology` and `plan` (no `network` or `container`)",
-                hook.event.as_str()
-            ),
-        }
+    } else if reason.contains("Undefined variable") {
+        "hooks see `event`, `topology`, `plan`, `network` and `container`, and the variables they declare"
+            .to_string()
     } else {
         "fix the script; `netplan check` compiles every hook".to_string()
     };

@@ -10,7 +10,7 @@
 //! `topology`, `plan`, and `network` or `container` for scoped events) and may call exactly
 //! `exec`, `resolve`, `reachable`, `log`, `warn`, `fail` and `env`. What those functions do
 //! to the world goes through the [`HookHost`] trait: [`OfflineHost`] answers from the desired
-//! state (for `plan`), [`LinuxHost`] acts inside the container namespaces. [`Limits`] bound
+//! state (for `plan`), [`LiveHost`] acts inside the container namespaces. [`Limits`] bound
 //! operations, call depth, data sizes and wall-clock time per hook; the engine has no `eval`,
 //! no modules, no file or process access ([`engine`](self) documents the sandbox).
 //!
@@ -22,8 +22,9 @@ mod engine;
 pub mod exec;
 mod host;
 mod limits;
-mod linux;
+mod live;
 mod load;
+mod observe;
 mod output;
 pub mod reach;
 mod run;
@@ -32,7 +33,8 @@ pub mod values;
 pub use diag::HookDiag;
 pub use host::{ExecOutput, HookHost, OfflineHost, hosts_lookup};
 pub use limits::Limits;
-pub use linux::LinuxHost;
+pub use live::LiveHost;
 pub use load::{HookScope, HookSet, Script, base_dir, check, codes};
+pub use observe::{HookObserver, Phase};
 pub use output::{HookLog, Level, OutputLine, Sink, collect, discard};
 pub use run::{HookFailure, Runner};

@@ -147,7 +147,13 @@ impl<'a> Runner<'a> {
         self.run_for(event, Some(&container.name), values::container(container))
     }
 
-    fn run_for(&self, event: HookEvent, object: Option<&str>, value: Dynamic) -> Result<usize, HookFailure> {
+    /// Runs the hooks of `event` for `object` (if any) with `value` as its variable.
+    pub(crate) fn run_for(
+        &self,
+        event: HookEvent,
+        object: Option<&str>,
+        value: Dynamic,
+    ) -> Result<usize, HookFailure> {
         let mut ran = 0;
         for script in self.set.matching(event, object) {
             self.run_one(script, object, value.clone())?;

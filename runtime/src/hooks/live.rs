@@ -12,7 +12,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use super::exec;
-use super::host::{ExecOutput, HookHost, find, hosts_lookup, v4_first};
+use super::host::{ExecOutput, HookHost, hosts_lookup, v4_first};
 use super::reach;
 use crate::desired::{ContainerState, Desired, Resolver};
 use crate::dns::probe::{self, Question};
@@ -21,35 +21,39 @@ use crate::kernel::{netns, tag_for};
 
 /// Hooks on the machine: see the module documentation.
 #[derive(Debug, Clone)]
-pub struct LinuxHost {
-    desired: Desired,
+pub struct LiveHost {
+    /// Where containers are looked up, first match wins (the new state, then the old one).
+    states: Vec<Desired>,
     max_output: usize,
 }
 
-impl LinuxHost {
-    /// A host for the containers of `desired` (what is being applied, or what was applied when
-    /// destroying). `max_output` bounds each captured `exec` stream.
-    pub fn new(desired: &Desired, max_output: usize) -> Self {
-        LinuxHost {
-            desired: desired.clone(),
+impl LiveHost {
+    /// A host for the containers of `states`: what is being applied, then what was applied
+    /// before (containers being removed are found there). `max_output` bounds each captured
+    /// `exec` stream.
+    pub fn new(states: &[&Desired], max_output: usize) -> Self {
+        LiveHost {
+            states: states.iter().map(|d| (*d).clone()).collect(),
             max_output,
         }
     }
 
-    /// Replaces the containers functions work on (after a step changed them).
-    pub fn set_desired(&mut self, desired: &Desired) {
-        self.desired = desired.clone();
-    }
-
     /// The namespace of container `name`, checked to be netplan's for this topology.
     fn netns(&self, name: &str) -> Result<(&ContainerState, String), String> {
-        let c = find(&self.desired, name)?;
+        let (d, c) = self
+            .states
+            .iter()
+            .find_map(|d| d.container(name).map(|c| (d, c)))
+            .ok_or_else(|| {
+                let topology = self.states.first().map_or("", |d| d.topology.as_str());
+                format!("topology `{topology}` has no container `{name}`")
+            })?;
         let Some(ns) = &c.netns else {
             return Err(format!(
                 "container `{name}` shares the host's network namespace; hooks only act inside container namespaces"
             ));
         };
-        let want = tag_for(&self.desired.topology);
+        let want = tag_for(&d.topology);
         match netns::read_marker(ns) {
             Ok(Some(tag)) if tag == want && netns::exists(ns) => Ok((c, ns.clone())),
             Ok(_) => Err(format!(
@@ -60,7 +64,7 @@ impl LinuxHost {
     }
 }
 
-impl HookHost for LinuxHost {
+impl HookHost for LiveHost {
     fn exec(&self, container: &str, argv: &[String], timeout: Duration) -> Result<ExecOutput, String> {
         let (_, ns) = self.netns(container)?;
         exec::run(&ns, argv, timeout, self.max_output).map_err(|e| e.to_string())
