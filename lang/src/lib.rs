@@ -2,6 +2,9 @@
 //!
 //! `text → parse → check → Topology`. Nothing here touches a machine.
 
+// The grammar derive names `::alloc` when pest runs without its `std` feature.
+extern crate alloc;
+
 pub mod ast;
 pub mod check;
 pub mod diag;

@@ -16,6 +16,7 @@ struct Grammar;
 /// Parses a whole file. On failure returns every error found: one syntax error (the
 /// grammar stops at the first) or all malformed literals.
 pub fn parse(text: &str) -> Result<File, Vec<Diag>> {
+    check_nesting(text)?;
     let mut pairs = Grammar::parse(Rule::file, text).map_err(|e| vec![syntax_error(e)])?;
     let file = pairs
         .next()
@@ -39,6 +40,45 @@ pub fn parse(text: &str) -> Result<File, Vec<Diag>> {
     } else {
         Err(b.errors)
     }
+}
+
+/// The language nests at most three blocks deep (network → subnet, container → network).
+/// Anything far deeper is refused before the grammar runs, so that no input can exhaust
+/// the parser's stack (pest runs without its per-rule stack probe, see Cargo.toml).
+pub const MAX_NESTING: usize = 16;
+
+fn check_nesting(text: &str) -> Result<(), Vec<Diag>> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(vec![
+                        Diag::error("netplan::syntax", format!("blocks nested more than {MAX_NESTING} deep"))
+                            .primary(Span::new(i, i + 1), "this block is too deep")
+                            .help("blocks nest at most three deep: network → subnet, container → network; close the blocks left open above"),
+                    ]);
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Every `# …` comment, found by a scan that skips string literals.
@@ -702,6 +742,21 @@ mod tests {
         };
         let s = n.stmts()[0].span();
         assert_eq!(&text[s.start..s.end], "subnet 10.0.0.0/24");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = format!("network a {}", "{".repeat(200_000));
+        let err = parse(&deep).err().unwrap_or_default();
+        assert_eq!(err.len(), 1);
+        assert!(err[0].message.contains("nested"), "{}", err[0].message);
+        // Nesting inside strings and comments does not count.
+        let fine = format!(
+            "network a {{ label x = \"{}\" }} # {}\n",
+            "{".repeat(100),
+            "{".repeat(100)
+        );
+        assert!(parse(&fine).is_ok());
     }
 
     #[test]
