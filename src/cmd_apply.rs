@@ -5,17 +5,20 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use netplan_lang::Diag;
 use netplan_runtime::apply::{self, ApplyObserver, Env, LinuxHost, ObserverError, Outcome, Step};
 use netplan_runtime::desired::{ContainerState, Desired, NetState};
+use netplan_runtime::hooks::Phase;
 use netplan_runtime::kernel::LinuxKernel;
 use netplan_runtime::render;
 use netplan_runtime::state::{StateDir, StateLock};
 
 use crate::cmd_plan;
+use crate::hooks::{self, HookArgs, RunOf};
 use crate::ui::{self, ColorChoice};
 
 #[derive(Debug, clap::Args)]
@@ -30,6 +33,8 @@ pub struct Args {
     locked: bool,
     #[command(flatten)]
     lock: LockArgs,
+    #[command(flatten)]
+    hooks: HookArgs,
 }
 
 /// How long to wait for another netplan process that holds the state lock.
@@ -125,12 +130,18 @@ pub fn add_machine_drift(planned: &mut netplan_runtime::planning::Planned, state
 /// Progress for a run: a bar on a terminal, plain lines otherwise.
 pub struct CliObserver {
     bar: Option<ProgressBar>,
+    /// The bar, for [`CliObserver::printer`].
+    shared: Arc<Mutex<Option<ProgressBar>>>,
     verb: &'static str,
 }
 
 impl CliObserver {
     pub fn new(verb: &'static str) -> CliObserver {
-        CliObserver { bar: None, verb }
+        CliObserver {
+            bar: None,
+            shared: Arc::default(),
+            verb,
+        }
     }
 
     fn say(&self, line: String) {
@@ -143,6 +154,18 @@ impl CliObserver {
     pub fn finish(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
+        }
+        if let Ok(mut shared) = self.shared.lock() {
+            *shared = None;
+        }
+    }
+
+    /// Prints a line from another thread (hook output) above the bar, or plainly without one.
+    pub fn printer(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move |line: &str| match shared.lock().ok().and_then(|b| b.clone()) {
+            Some(b) => b.println(line),
+            None => println!("{line}"),
         }
     }
 }
@@ -161,6 +184,9 @@ impl ApplyObserver for CliObserver {
                 bar.set_style(style);
             }
             bar.set_message(self.verb);
+            if let Ok(mut shared) = self.shared.lock() {
+                *shared = Some(bar.clone());
+            }
             self.bar = Some(bar);
         }
         Ok(())
@@ -236,7 +262,10 @@ fn refuse_overlay(file: &Path, desired: &Desired) -> miette::Result<bool> {
 
 pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u8> {
     if args.dry_run {
-        let Some((mut planned, _)) = cmd_plan::make(&args.file, None, args.locked, state)? else {
+        let Some((mut planned, source, topo)) = cmd_plan::make(&args.file, None, args.locked, state)? else {
+            return Ok(1);
+        };
+        let Some(hook_set) = hooks::load(&args.file, &source, &topo, args.hooks) else {
             return Ok(1);
         };
         add_machine_drift(&mut planned, state);
@@ -244,11 +273,18 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
         if let Some(line) = forwarding_line(&planned.allocated.desired) {
             println!("{line}");
         }
+        if let Err(f) = hooks::run_plan(&hook_set, &planned.allocated.desired, &planned.plan) {
+            hooks::report(f);
+            return Ok(1);
+        }
         return Ok(0);
     }
     require_root("apply")?;
     let _lock = take_lock(state, args.lock)?;
-    let Some((mut planned, _source)) = cmd_plan::make(&args.file, None, args.locked, state)? else {
+    let Some((mut planned, source, topo)) = cmd_plan::make(&args.file, None, args.locked, state)? else {
+        return Ok(1);
+    };
+    let Some(hook_set) = hooks::load(&args.file, &source, &topo, args.hooks) else {
         return Ok(1);
     };
     let desired = planned.allocated.desired.clone();
@@ -262,10 +298,42 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
     if let Some(line) = forwarding_line(&desired) {
         println!("{line}");
     }
+    if let Err(f) = hooks::run_plan(&hook_set, &desired, &planned.plan) {
+        hooks::report(f);
+        eprintln!("Nothing was changed.");
+        return Ok(1);
+    }
+    hooks::record_origin(state, &desired.topology, &args.file)?;
+    let recorded = state.applied(&desired.topology)?;
     let mut observer = CliObserver::new("applying");
-    let outcome = apply::apply(env, &desired, &mut observer);
+    let print = observer.printer();
+    let mut hooked = hooks::observer(
+        &hook_set,
+        state,
+        RunOf {
+            phase: Phase::Apply,
+            desired: &desired,
+            before: recorded.as_ref(),
+            plan: &planned.plan,
+        },
+        print,
+        &mut observer,
+    );
+    let outcome = apply::apply(env, &desired, &mut hooked);
+    let failure = hooked.take_failure();
+    drop(hooked);
     observer.finish();
-    let outcome = outcome?;
+    let outcome = match (outcome, failure) {
+        (Ok(o), _) => o,
+        (Err(_), Some(f)) => {
+            hooks::report(f);
+            eprintln!(
+                "What was done is recorded; `netplan apply` goes on from there once the hook is fixed."
+            );
+            return Ok(1);
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
     let s = planned.plan.summary();
     if outcome.is_noop() {
         println!("\nApply complete! Nothing to do.");

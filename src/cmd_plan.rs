@@ -1,17 +1,14 @@
 //! `netplan plan FILE [--against OLD.net]`
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
-use netplan_lang::model::HookEvent;
 use netplan_lang::{Source, Topology};
-use netplan_runtime::hooks::{self, HookFailure, HookSet, Limits, OfflineHost, OutputLine, Runner, Sink};
 use netplan_runtime::lock::Lock;
 use netplan_runtime::planning::{self, Planned};
 use netplan_runtime::render;
 use netplan_runtime::state::StateDir;
 
+use crate::hooks::{self, HookArgs};
 use crate::ui::{self, ColorChoice};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,24 +41,14 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
-    /// Longest time each hook may run, in seconds.
-    #[arg(long, value_name = "SECONDS", env = "NETPLAN_HOOK_TIMEOUT", default_value_t = Limits::default().deadline.as_secs())]
-    hook_timeout: u64,
+    #[command(flatten)]
+    hooks: HookArgs,
 }
 
 /// Makes the plan for `file` (against `against` or the machine), updating or checking the
-/// lock file. `Ok(None)`: the files had errors (already printed).
+/// lock file; also returns the source text and the checked topology (its hooks). `Ok(None)`:
+/// the files had errors (already printed).
 pub fn make(
-    file: &Path,
-    against: Option<&Path>,
-    locked: bool,
-    state: &StateDir,
-) -> miette::Result<Option<(Planned, netplan_lang::Source)>> {
-    Ok(make_full(file, against, locked, state)?.map(|(p, s, _)| (p, s)))
-}
-
-/// [`make`], also returning the checked topology (its hooks).
-pub fn make_full(
     file: &Path,
     against: Option<&Path>,
     locked: bool,
@@ -119,44 +106,14 @@ pub fn make_full(
     Ok(Some((planned, source, topo)))
 }
 
-/// Reads and compiles the hooks of `topo` (declared in `file`); `None` when one does not load
-/// (the diagnostics are printed).
-pub fn load_hooks(file: &Path, source: &Source, topo: &Topology, limits: Limits) -> Option<HookSet> {
-    match HookSet::load(topo, source, &hooks::base_dir(file), limits) {
-        Ok(set) => Some(set),
-        Err(diags) => {
-            for d in diags {
-                eprintln!("{:?}", miette::Report::new(d));
-            }
-            None
-        }
-    }
-}
-
-/// Runs the `plan` hooks: read-only, before any change, answering names from the desired
-/// state. Their output goes to stderr. `Err`: a hook refused the plan.
-pub fn run_plan_hooks(set: &HookSet, planned: &Planned) -> Result<(), HookFailure> {
-    if !set.has(HookEvent::Plan) {
-        return Ok(());
-    }
-    let desired = &planned.allocated.desired;
-    let host = Arc::new(OfflineHost::new(desired));
-    let sink: Sink = Arc::new(|l: &OutputLine| eprintln!("{l}"));
-    Runner::new(set, host, sink, desired, &planned.plan)
-        .run(HookEvent::Plan)
-        .map(|_| ())
-}
-
 pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u8> {
-    let Some((planned, source, topo)) = make_full(&args.file, args.against.as_deref(), args.locked, state)?
-    else {
+    let Some((planned, source, topo)) = make(&args.file, args.against.as_deref(), args.locked, state)? else {
         return Ok(1);
     };
-    let limits = Limits::with_deadline(Duration::from_secs(args.hook_timeout));
-    let Some(hook_set) = load_hooks(&args.file, &source, &topo, limits) else {
+    let Some(hook_set) = hooks::load(&args.file, &source, &topo, args.hooks) else {
         return Ok(1);
     };
-    let refused = run_plan_hooks(&hook_set, &planned).err();
+    let refused = hooks::run_plan(&hook_set, &planned.allocated.desired, &planned.plan).err();
     let format = if args.json { Format::Json } else { args.format };
     let plan = &planned.plan;
     match format {
@@ -168,7 +125,7 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
         }
     }
     if let Some(f) = refused {
-        eprintln!("{:?}", miette::Report::new(f));
+        hooks::report(f);
         return Ok(1);
     }
     Ok(if args.detailed_exitcode && !plan.is_empty() {

@@ -1,9 +1,13 @@
 //! `netplan stop CONTAINER` / `netplan start CONTAINER`.
 
 use netplan_runtime::apply;
+use netplan_runtime::desired::Desired;
+use netplan_runtime::diff;
+use netplan_runtime::hooks::Phase;
 use netplan_runtime::state::StateDir;
 
 use crate::cmd_apply::{CliObserver, LockArgs, Machine, require_root, take_lock};
+use crate::hooks::{self, HookArgs, Lenient, RunOf};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -14,6 +18,8 @@ pub struct Args {
     topology: Option<String>,
     #[command(flatten)]
     lock: LockArgs,
+    #[command(flatten)]
+    hooks: HookArgs,
 }
 
 /// Stops (`stop = true`) or starts a container.
@@ -23,14 +29,71 @@ pub fn run(args: Args, stop: bool, state: &StateDir) -> miette::Result<u8> {
     let _lock = take_lock(state, args.lock)?;
     let machine = Machine::open()?;
     let mut observer = CliObserver::new(if stop { "stopping" } else { "starting" });
-    let result = apply::set_stopped(
-        machine.env(state),
-        args.topology.as_deref(),
-        &args.container,
-        stop,
-        &mut observer,
-    );
+    // The container's topology and the hooks of the file it was applied from, if one is known
+    // (otherwise set_stopped reports the missing or ambiguous container).
+    let recorded = state
+        .all_applied()?
+        .into_iter()
+        .filter(|d| args.topology.as_ref().is_none_or(|t| &d.topology == t))
+        .filter(|d| d.container(&args.container).is_some())
+        .collect::<Vec<Desired>>();
+    let hook_set = match recorded.as_slice() {
+        [one] => match hooks::recorded_origin(state, &one.topology)? {
+            Some(file) => match hooks::load_lenient(&file, args.hooks) {
+                Lenient::Loaded(set) => Some((set, one.clone())),
+                Lenient::Unavailable => None,
+                Lenient::Broken => return Ok(1),
+            },
+            None => None,
+        },
+        _ => None,
+    };
+    let print = observer.printer();
+    let (result, failure) = match &hook_set {
+        Some((set, before)) => {
+            let mut goal = before.clone();
+            for c in goal.containers.iter_mut().filter(|c| c.name == args.container) {
+                c.stopped = stop;
+            }
+            let plan = diff::diff(before, &goal);
+            let mut hooked = hooks::observer(
+                set,
+                state,
+                RunOf {
+                    phase: Phase::StopStart,
+                    desired: &goal,
+                    before: Some(before),
+                    plan: &plan,
+                },
+                print,
+                &mut observer,
+            );
+            let result = apply::set_stopped(
+                machine.env(state),
+                args.topology.as_deref(),
+                &args.container,
+                stop,
+                &mut hooked,
+            );
+            let failure = hooked.take_failure();
+            (result, failure)
+        }
+        None => (
+            apply::set_stopped(
+                machine.env(state),
+                args.topology.as_deref(),
+                &args.container,
+                stop,
+                &mut observer,
+            ),
+            None,
+        ),
+    };
     observer.finish();
+    if let (Err(_), Some(f)) = (&result, failure) {
+        hooks::report(f);
+        return Ok(1);
+    }
     let (topology, outcome) = result?;
     if outcome.is_noop() {
         println!(

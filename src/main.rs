@@ -14,6 +14,7 @@ mod cmd_ls;
 mod cmd_plan;
 mod cmd_status;
 mod cmd_stop;
+mod hooks;
 mod ui;
 
 use std::path::PathBuf;

@@ -142,9 +142,12 @@ fn ps() -> String {
 }
 
 fn walkthrough(dir: &Dir) -> Result<String, String> {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/walkthrough.net"))
-            .map_err(|e| e.to_string())?;
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let text = std::fs::read_to_string(examples.join("walkthrough.net")).map_err(|e| e.to_string())?;
+    // Its after-apply hook comes along.
+    std::fs::create_dir_all(dir.0.join("hooks")).map_err(|e| e.to_string())?;
+    let smoke = std::fs::read_to_string(examples.join("hooks/smoke.rhai")).map_err(|e| e.to_string())?;
+    dir.write("hooks/smoke.rhai", &smoke)?;
     dir.write("walkthrough.net", &text)
 }
 

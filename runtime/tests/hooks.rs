@@ -379,7 +379,7 @@ fn deep_recursion_is_stopped() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(f.diag.code(), codes::LIMIT);
     let text = f.diag.render_plain(100);
-    assert!(text.contains("nested calls deeper than 32 levels"), "{text}");
+    assert!(text.contains("nested calls more than 32 levels deep"), "{text}");
 }
 
 #[test]
@@ -559,7 +559,7 @@ fn scoped_hooks_must_fit_their_block_and_files_must_exist() {
         "{}",
         render(&diags)
     );
-    assert!(render(&diags).contains("a `after-apply` hook inside network `n` would never run"));
+    assert!(render(&diags).contains("hook `after-apply` inside network `n` would never run"));
     assert!(render(&diags).contains("cannot read hook script missing.rhai: no such file"));
     assert_eq!(hooks::check(&c.topology, &c.source, &c.dir).len(), 3);
 }

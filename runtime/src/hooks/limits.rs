@@ -31,7 +31,7 @@ impl Default for Limits {
         Limits {
             deadline: Duration::from_secs(60),
             exec_timeout: Duration::from_secs(10),
-            probe_timeout: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
             max_operations: 5_000_000,
             max_call_levels: 32,
             max_expr_depth: 64,

@@ -253,7 +253,7 @@ fn load_one(
         let d = Diag::error(
             codes::SCOPE,
             format!(
-                "a `{}` hook inside {kind} `{object}` would never run",
+                "hook `{}` inside {kind} `{object}` would never run",
                 hook.event.as_str()
             ),
         )

@@ -302,7 +302,7 @@ impl Explained {
             ),
             EvalAltResult::ErrorStackOverflow(_) => (
                 codes::LIMIT,
-                format!("nested calls deeper than {} levels", limits.max_call_levels),
+                format!("nested calls more than {} levels deep", limits.max_call_levels),
                 "this call went too deep",
                 Some("a recursion that never ends? Hooks may nest calls only so deep".to_string()),
             ),
