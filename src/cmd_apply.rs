@@ -121,7 +121,7 @@ pub fn add_machine_drift(planned: &mut netplan_runtime::planning::Planned, state
         return;
     };
     let Ok(machine) = Machine::open() else { return };
-    match apply::drift(machine.env(state), &recorded) {
+    match apply::drift(machine.env(state), &recorded, None) {
         Ok(drift) => apply::add_drift(&mut planned.plan, &drift),
         Err(e) => eprintln!("warning: cannot compare with the kernel: {e}"),
     }

@@ -40,11 +40,12 @@ if [ "${1:-}" = "--one" ]; then
   mac_of() { local i=$1; printf '02:42:0a:5a:%02x:%02x' $(( (i % 10) * 4 )) $(( i / 10 + 2 )); }
   case $engine in
   netplan)
-    t0=$(now); /usr/bin/time -o rss -f %M "$NETPLAN" apply "topo$n.net" >/dev/null; t1=$(now)
-    "$NETPLAN" apply "topo$n.net" >/dev/null; t2=$(now)
-    cp "topo$n.net.lock" "plus$n.net.lock"
-    "$NETPLAN" apply "plus$n.net" >/dev/null; t3=$(now)
-    "$NETPLAN" destroy "plus$n.net" >/dev/null; t4=$(now)
+    # Both files are topology "bench" (a topology is named after its file).
+    t0=$(now); /usr/bin/time -o rss -f %M "$NETPLAN" apply "base$n/bench.net" >/dev/null; t1=$(now)
+    "$NETPLAN" apply "base$n/bench.net" >/dev/null; t2=$(now)
+    cp "base$n/bench.net.lock" "plus$n/bench.net.lock"
+    "$NETPLAN" apply "plus$n/bench.net" >/dev/null 2>&1; t3=$(now)
+    "$NETPLAN" destroy "plus$n/bench.net" >/dev/null; t4=$(now)
     echo "netplan $n $(elapsed "$t0" "$t1") $(elapsed "$t1" "$t2") $(elapsed "$t2" "$t3") $(elapsed "$t3" "$t4") $(cat rss)"
     ;;
   netavark)
@@ -77,13 +78,14 @@ read -r -a sizes <<<"${sizes[*]}"
 work=$(mktemp -d /tmp/netplan-bench-apply.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-gen() { # gen N -> topoN.net plusN.net, nvI.json, batches
+gen() { # gen N -> baseN/bench.net plusN/bench.net, nvI.json, batches
   local n=$1 i k
+  mkdir -p "$work/base$n" "$work/plus$n"
   {
     for ((k = 0; k < 10; k++)); do echo "network n$k { subnet 10.90.$((k * 4)).0/22 }"; done
     for ((i = 0; i < n; i++)); do echo "container c$i { network n$((i % 10)) }"; done
-  } >"$work/topo$n.net"
-  { cat "$work/topo$n.net"; echo "container c$n { network n$((n % 10)) }"; } >"$work/plus$n.net"
+  } >"$work/base$n/bench.net"
+  { cat "$work/base$n/bench.net"; echo "container c$n { network n$((n % 10)) }"; } >"$work/plus$n/bench.net"
   : >"$work/host$n.batch"
   for ((k = 0; k < 10; k++)); do
     printf 'link add nvbr%d type bridge\naddr add 10.90.%d.1/22 dev nvbr%d\nlink set nvbr%d up\n' \

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::ApplyError;
-use super::execute::{Env, Op, prepare};
+use super::execute::{Env, Observation, Op, prepare};
 use crate::desired::Desired;
 use crate::diff::{Action, Change, Kind, Plan};
 
@@ -177,8 +177,16 @@ fn of_op(op: &Op) -> Option<Drift> {
 
 /// How the kernel differs from `recorded` (what the state directory says is applied). Reads
 /// only; needs the rights to observe the kernel.
-pub fn drift(env: Env, recorded: &Desired) -> Result<Vec<Drift>, ApplyError> {
-    let prepared = prepare(env, &recorded.topology, Some(recorded), false)?;
+///
+/// `observation` (from [`observe_for`](super::observe_for), covering `recorded`) saves reading
+/// the kernel again.
+pub fn drift(
+    env: Env,
+    recorded: &Desired,
+    observation: Option<&Observation>,
+) -> Result<Vec<Drift>, ApplyError> {
+    let observed = observation.map(|o| o.0.clone());
+    let prepared = prepare(env, &recorded.topology, Some(recorded), false, observed)?;
     Ok(prepared.ops.iter().filter_map(of_op).collect())
 }
 

@@ -61,13 +61,44 @@ impl Outcome {
 /// process. See the [module documentation](super) for the order of steps.
 pub fn apply(env: Env, new: &Desired, observer: &mut dyn ApplyObserver) -> Result<Outcome, ApplyError> {
     preflight::overlay(new)?;
-    converge(env, &new.topology, Some(new), observer)
+    converge(env, &new.topology, Some(new), None, observer)
+}
+
+/// A kernel observation taken once and used for both the drift shown in the plan and the apply
+/// that follows (it covers the namespaces of every state it was taken for).
+#[derive(Debug, Clone)]
+pub struct Observation(pub(crate) Observed);
+
+/// Observes the kernel for `states` (the host, and the namespaces of their containers).
+pub fn observe_for(env: Env, states: &[&Desired]) -> Result<Observation, ApplyError> {
+    let mut names: Vec<String> = states
+        .iter()
+        .flat_map(|d| d.containers.iter().filter_map(|c| c.netns.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    env.kernel
+        .observe(&names)
+        .map(Observation)
+        .map_err(ApplyError::Observe)
+}
+
+/// [`apply`] with an observation taken by [`observe_for`] (for `new` among others) under the
+/// same state lock, so the kernel is read once.
+pub fn apply_observed(
+    env: Env,
+    new: &Desired,
+    observation: Observation,
+    observer: &mut dyn ApplyObserver,
+) -> Result<Outcome, ApplyError> {
+    preflight::overlay(new)?;
+    converge(env, &new.topology, Some(new), Some(observation.0), observer)
 }
 
 /// Removes every object of `topology` (whatever is recorded, and whatever the kernel shows
 /// with its tag) and forgets it.
 pub fn destroy(env: Env, topology: &str, observer: &mut dyn ApplyObserver) -> Result<Outcome, ApplyError> {
-    converge(env, topology, None, observer)
+    converge(env, topology, None, None, observer)
 }
 
 /// Stops (`stopped = true`) or starts a container of an applied topology: stopping removes
@@ -109,7 +140,7 @@ pub fn set_stopped(
         c.stopped = stopped;
     }
     let topology = desired.topology.clone();
-    let outcome = converge(env, &topology, Some(&desired), observer)?;
+    let outcome = converge(env, &topology, Some(&desired), None, observer)?;
     Ok((topology, outcome))
 }
 
@@ -365,6 +396,7 @@ pub(crate) fn prepare(
     topology: &str,
     target: Option<&Desired>,
     check: bool,
+    observed: Option<Observed>,
 ) -> Result<Prepared, ApplyError> {
     let others: Vec<Desired> = env
         .state
@@ -379,7 +411,10 @@ pub(crate) fn prepare(
     };
     let goal = target.unwrap_or(&empty);
     let w = wanted(goal, &env.host.resolv_conf());
-    let observed = observe(env, &w)?;
+    let observed = match observed {
+        Some(o) => o,
+        None => observe(env, &w)?,
+    };
     if check {
         preflight::names(&w, goal, &others, &observed)?;
     }
@@ -387,6 +422,12 @@ pub(crate) fn prepare(
     let recorded_netns: Vec<String> = recorded
         .iter()
         .flat_map(|r| r.containers.iter().filter_map(|c| c.netns.clone()))
+        .collect();
+    let recorded_veths = recorded
+        .iter()
+        .flat_map(|r| r.containers.iter())
+        .filter_map(|c| Some((c.netns.clone()?, c)))
+        .flat_map(|(ns, c)| c.endpoints.iter().map(move |e| (e.host_veth.clone(), ns.clone())))
         .collect();
     let inputs = Inputs {
         wanted: &w,
@@ -397,6 +438,7 @@ pub(crate) fn prepare(
         forwarding: forwarding_for(&others, target),
         records: &records,
         recorded_netns,
+        recorded_veths,
         host: env.host,
     };
     let ops = reconcile(&inputs);
@@ -412,13 +454,14 @@ fn converge(
     env: Env,
     topology: &str,
     target: Option<&Desired>,
+    observed: Option<Observed>,
     observer: &mut dyn ApplyObserver,
 ) -> Result<Outcome, ApplyError> {
     let Prepared {
         recorded,
         records,
         ops,
-    } = prepare(env, topology, target, true)?;
+    } = prepare(env, topology, target, true, observed)?;
     let empty = Desired {
         topology: topology.to_string(),
         ..Desired::default()
@@ -523,6 +566,7 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired) -> Result<(), ApplyError
     if !ops[split..].is_empty() {
         run.records.save(env.state, topology)?;
     }
+    wait_for_gone_links(run, ops);
     // Containers that came up: every running container some creation step touched.
     let mut up: Vec<String> = Vec::new();
     let touched: HashSet<&str> = ops[removals..].iter().filter_map(container_of).collect();
@@ -545,6 +589,51 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired) -> Result<(), ApplyError
     }
     run.outcome.containers_up = up;
     Ok(())
+}
+
+/// The kernel removes the links of a deleted namespace once nothing holds it (the DNS service
+/// lets go when it is told, above), all at once. Waits a moment for that; pairs still there
+/// after it (a process or socket keeps the namespace alive) are deleted one by one, so that a
+/// run leaves nothing behind when it returns.
+fn wait_for_gone_links(run: &Run, ops: &[Op]) {
+    if !ops.iter().any(|o| matches!(o, Op::DeleteNetns { .. })) {
+        return;
+    }
+    let tag = crate::kernel::tag_for(run.topology);
+    let keep: HashSet<&str> = run
+        .target
+        .iter()
+        .flat_map(|t| t.containers.iter())
+        .filter(|c| !c.stopped)
+        .flat_map(|c| c.endpoints.iter().map(|e| e.host_veth.as_str()))
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    loop {
+        let Ok(obs) = run.env.kernel.observe(&[]) else {
+            return;
+        };
+        let left: Vec<String> = obs
+            .host
+            .links
+            .iter()
+            .filter(|l| {
+                l.kind == crate::kernel::LinkKind::Veth
+                    && l.alias.as_deref() == Some(tag.as_str())
+                    && !keep.contains(l.name.as_str())
+            })
+            .map(|l| l.name.clone())
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            for name in left {
+                let _ = run.env.kernel.delete_link(None, &name);
+            }
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Records what exists of `topology` after a failed run: the target's (or, for a failed

@@ -47,7 +47,9 @@ mod wanted;
 
 pub use drift::{Drift, add_drift, drift};
 pub use error::ApplyError;
-pub use execute::{Env, Outcome, apply, destroy, record_partial, set_stopped};
+pub use execute::{
+    Env, Observation, Outcome, apply, apply_observed, destroy, observe_for, record_partial, set_stopped,
+};
 pub use host::{FakeHost, Host, HostProcess, LinuxHost, is_root};
 pub use observer::{ApplyObserver, NoObserver, ObserverError, Step};
 pub use records::Records;

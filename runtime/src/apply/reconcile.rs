@@ -137,6 +137,9 @@ pub(crate) struct Inputs<'a> {
     pub records: &'a Records,
     /// Containers recorded for this topology (their files go when they do).
     pub recorded_netns: Vec<String>,
+    /// Host ends of recorded veth pairs and their namespaces: a pair whose namespace is deleted
+    /// goes with it (the kernel removes all its links at once, far faster than one by one).
+    pub recorded_veths: HashMap<String, String>,
     pub host: &'a dyn Host,
 }
 
@@ -339,13 +342,18 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
     let wanted_veths: HashMap<&str, &WantVeth> =
         w.veths.iter().map(|v| (v.spec.host_name.as_str(), v)).collect();
     let mut kept_peers: HashSet<(&str, &str)> = HashSet::new();
+    let gone: HashSet<&str> = gone_ns.iter().map(|(n, _)| n.as_str()).collect();
     for l in obs
         .host
         .links
         .iter()
         .filter(|l| l.kind == LinkKind::Veth && ours(l))
     {
-        if !wanted_veths.contains_key(l.name.as_str()) {
+        let with_netns = i
+            .recorded_veths
+            .get(&l.name)
+            .is_some_and(|ns| gone.contains(ns.as_str()));
+        if !wanted_veths.contains_key(l.name.as_str()) && !with_netns {
             del_links.push(Op::DeleteLink {
                 netns: None,
                 name: l.name.clone(),

@@ -114,7 +114,7 @@ fn creates_in_dependency_order_and_is_idempotent() {
     let again = apply(env, &d, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
     assert!(again.is_noop(), "{again:?}");
     assert_eq!(f.kernel.calls()[before..].to_vec(), Vec::<String>::new());
-    assert!(drift(env, &d).unwrap_or_default().is_empty());
+    assert!(drift(env, &d, None).unwrap_or_default().is_empty());
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn drift_is_seen_and_repaired() {
         .delete_link(None, &bridge_b)
         .unwrap_or_else(|e| panic!("{e}"));
     host.flush_firewall();
-    let found = drift(env, &d).unwrap_or_else(|e| panic!("{e}"));
+    let found = drift(env, &d, None).unwrap_or_else(|e| panic!("{e}"));
     let text: Vec<String> = found
         .iter()
         .map(|x| format!("{}: {}", x.address, x.message))
@@ -182,7 +182,7 @@ fn drift_is_seen_and_repaired() {
     assert!(text.iter().any(|t| t.starts_with("firewall")), "{text:?}");
     let out = apply(env, &d, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.is_noop());
-    assert!(drift(env, &d).unwrap_or_default().is_empty());
+    assert!(drift(env, &d, None).unwrap_or_default().is_empty());
     assert!(
         apply(env, &d, &mut NoObserver)
             .map(|o| o.is_noop())
