@@ -13,7 +13,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Position};
 use super::diag::{HookDiag, span_at};
 use super::engine::{self, Ctx, Current, Stop};
 use super::host::HookHost;
-use super::load::{HookSet, Script, codes, object_variable, scope_with};
+use super::load::{HookSet, Script, codes, scope_with};
 use super::output::Sink;
 use super::values;
 use crate::desired::{ContainerState, Desired, NetState};
@@ -125,8 +125,9 @@ impl<'a> Runner<'a> {
 
     /// Runs the top-level hooks of an event that is about no single object (`plan`,
     /// `before-apply`, `after-apply`, `before-destroy`, `after-destroy`). Returns how many ran.
+    /// (For the per-object events use [`Runner::run_network`] and [`Runner::run_container`];
+    /// here they would run only top-level hooks, with `network` and `container` unset.)
     pub fn run(&self, event: HookEvent) -> Result<usize, HookFailure> {
-        debug_assert!(object_variable(event).is_none(), "{event:?} needs an object");
         self.run_for(event, None, Dynamic::UNIT)
     }
 
