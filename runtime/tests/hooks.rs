@@ -481,9 +481,17 @@ fn values_are_read_only_and_not_shared_between_hooks() {
             (
                 "a.rhai",
                 "try { topology.networks.clear(); } catch (e) { log(\"refused\"); }\n\
-                 let t = topology;\nt.name = \"changed\";\nlog(t.name);\n",
+                 let t = topology;\nt.name = \"changed\";\nlog(t.name);\n\
+                 fn rename() { this.name = \"renamed\"; }\n\
+                 try { topology.rename(); } catch (e) { log(\"method refused\"); }\n\
+                 try { plan.changes[0].action = \"x\"; } catch (e) { log(\"index refused\"); }\n\
+                 for n in topology.networks { n.name = \"x\"; }\n\
+                 let topology = 5;\nlog(`shadowed ${topology}`);\n",
             ),
-            ("b.rhai", "log(`${topology.name} ${topology.networks.len()}`);\n"),
+            (
+                "b.rhai",
+                "log(`${topology.name} ${topology.networks.len()} ${topology.networks[0].name} ${plan.changes[0].action}`);\n",
+            ),
             ("c.rhai", "log(\"before\");\nplan = 1;\n"),
         ],
     );
@@ -495,7 +503,10 @@ fn values_are_read_only_and_not_shared_between_hooks() {
         [
             "[plan a.rhai] refused",
             "[plan a.rhai] changed",
-            "[plan b.rhai] t 3"
+            "[plan a.rhai] method refused",
+            "[plan a.rhai] index refused",
+            "[plan a.rhai] shadowed 5",
+            "[plan b.rhai] t 3 front create",
         ]
     );
     let (lines, r) = run_offline(&c, &set, HookEvent::AfterApply);

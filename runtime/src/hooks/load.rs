@@ -62,31 +62,36 @@ pub(crate) fn object_variable(event: HookEvent) -> Option<&'static str> {
 
 /// The scope a script is compiled against: the names it may use, without values.
 pub(crate) fn scope_for(event: HookEvent) -> Scope<'static> {
-    scope_with(event, Dynamic::UNIT, Dynamic::UNIT, Dynamic::UNIT)
+    let mut scope = base_scope(Dynamic::UNIT, Dynamic::UNIT);
+    push_event(&mut scope, event, Dynamic::UNIT);
+    scope
 }
 
-/// The scope a script runs in: read-only `event` (its name, e.g. `"after-apply"`), `topology`,
-/// `plan`, `network` and `container` (the object of a scoped event, else `()`).
-pub(crate) fn scope_with(
-    event: HookEvent,
-    topology: Dynamic,
-    plan: Dynamic,
-    object: Dynamic,
-) -> Scope<'static> {
+/// How many variables [`base_scope`] holds.
+pub(crate) const BASE_VARIABLES: usize = 2;
+
+/// The part of a script's scope that is the same for every hook of a run: read-only
+/// `topology` and `plan`. Built once, and rewound to this length after each script (constants
+/// cannot change, so no script sees what another did).
+pub(crate) fn base_scope(topology: Dynamic, plan: Dynamic) -> Scope<'static> {
     let mut scope = Scope::new();
-    scope.push_constant("event", event.as_str().to_string());
     scope.push_constant_dynamic("topology", topology);
     scope.push_constant_dynamic("plan", plan);
-    // Both always exist (`()` when the event is not about one), so that one script can serve
-    // several events and branch on `event`.
+    scope
+}
+
+/// The rest: read-only `event` (its name, e.g. `"after-apply"`), `network` and `container`
+/// (the object of a scoped event, else `()`). Both always exist, so that one script can serve
+/// several events and branch on `event`.
+pub(crate) fn push_event(scope: &mut Scope<'static>, event: HookEvent, object: Dynamic) {
     let (network, container) = match object_variable(event) {
         Some("network") => (object, Dynamic::UNIT),
         Some(_) => (Dynamic::UNIT, object),
         None => (Dynamic::UNIT, Dynamic::UNIT),
     };
+    scope.push_constant("event", event.as_str().to_string());
     scope.push_constant_dynamic("network", network);
     scope.push_constant_dynamic("container", container);
-    scope
 }
 
 /// One loaded hook.

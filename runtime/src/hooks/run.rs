@@ -8,12 +8,12 @@ use std::time::Instant;
 use miette::Diagnostic;
 use netplan_lang::Diag;
 use netplan_lang::model::HookEvent;
-use rhai::{Dynamic, Engine, EvalAltResult, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope};
 
 use super::diag::{HookDiag, span_at};
 use super::engine::{self, Ctx, Current, Stop};
 use super::host::HookHost;
-use super::load::{HookSet, Script, codes, scope_with};
+use super::load::{BASE_VARIABLES, HookSet, Script, base_scope, codes, push_event};
 use super::output::Sink;
 use super::values;
 use crate::desired::{ContainerState, Desired, NetState};
@@ -68,8 +68,8 @@ pub struct Runner<'a> {
     set: &'a HookSet,
     engine: Engine,
     ctx: Arc<Ctx>,
-    topology: Dynamic,
-    plan: Dynamic,
+    /// `topology` and `plan`, built once; each script adds its own variables after them.
+    scope: Mutex<Scope<'static>>,
 }
 
 impl<'a> Runner<'a> {
@@ -95,26 +95,17 @@ impl<'a> Runner<'a> {
             }),
         });
         let engine = engine::with_functions(&limits, &ctx);
-        let (topology, plan) = if set.is_empty() {
-            (Dynamic::UNIT, Dynamic::UNIT)
+        // Plain constants, never shared values: methods like `clear` work through shared ones.
+        let scope = if set.is_empty() {
+            base_scope(Dynamic::UNIT, Dynamic::UNIT)
         } else {
-            // Never shared: each script gets a copy of its own, so none can change what the
-            // next one sees (methods like `clear` work through shared constants).
-            (values::topology(desired), values::plan(plan))
+            base_scope(values::topology(desired), values::plan(plan))
         };
         Runner {
             set,
             engine,
             ctx,
-            topology,
-            plan,
-        }
-    }
-
-    /// Replaces the `topology` scripts see from now on (e.g. after a step changed it).
-    pub fn set_topology(&mut self, desired: &Desired) {
-        if !self.set.is_empty() {
-            self.topology = values::topology(desired);
+            scope: Mutex::new(scope),
         }
     }
 
@@ -171,16 +162,21 @@ impl<'a> Runner<'a> {
             hook: script.name().to_string(),
             object: object.map(str::to_string),
         };
-        let mut scope = scope_with(script.event, self.topology.clone(), self.plan.clone(), value);
+        let mut guard = self.scope.lock().unwrap_or_else(PoisonError::into_inner);
+        let scope: &mut Scope<'static> = &mut guard;
+        scope.rewind(BASE_VARIABLES);
+        push_event(scope, script.event, value);
         let engine = &self.engine;
         let ast = &script.ast;
         let outcome = std::thread::scope(|s| {
             std::thread::Builder::new()
                 .name("netplan-hook".into())
                 .stack_size(SCRIPT_STACK)
-                .spawn_scoped(s, move || engine.run_ast_with_scope(&mut scope, ast))
+                .spawn_scoped(s, move || engine.run_ast_with_scope(scope, ast))
                 .map(|h| h.join())
         });
+        guard.rewind(BASE_VARIABLES);
+        drop(guard);
         let err = match outcome {
             Ok(Ok(Ok(()))) => return Ok(()),
             Ok(Ok(Err(e))) => Explained::from_rhai(*e, limits),
