@@ -25,7 +25,13 @@ pub use netplan_runtime::hooks::{record_origin, recorded_origin};
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct HookArgs {
     /// Longest time each hook may run, in seconds (commands it runs included).
-    #[arg(long, value_name = "SECONDS", env = "NETPLAN_HOOK_TIMEOUT", default_value_t = Limits::default().deadline.as_secs())]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "NETPLAN_HOOK_TIMEOUT",
+        default_value_t = Limits::default().deadline.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub hook_timeout: u64,
 }
 
