@@ -107,9 +107,20 @@ pub fn make(
 }
 
 pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u8> {
-    let Some((planned, source, topo)) = make(&args.file, args.against.as_deref(), args.locked, state)? else {
+    let Some((mut planned, source, topo)) = make(&args.file, args.against.as_deref(), args.locked, state)?
+    else {
         return Ok(1);
     };
+    if args.against.is_none() {
+        // Against this machine: what changed outside netplan, and kernel switches to flip.
+        crate::cmd_apply::add_machine_drift(&mut planned, state);
+        if let Some(line) = crate::cmd_apply::forwarding_line(&planned.allocated.desired) {
+            planned.plan.notes.push(netplan_runtime::ipam::Note {
+                address: "forwarding".into(),
+                message: line,
+            });
+        }
+    }
     let Some(hook_set) = hooks::load(&args.file, &source, &topo, args.hooks) else {
         return Ok(1);
     };
