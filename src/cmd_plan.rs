@@ -117,7 +117,7 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
         if let Some(line) = crate::cmd_apply::forwarding_line(&planned.allocated.desired) {
             planned.plan.notes.push(netplan_runtime::ipam::Note {
                 address: "forwarding".into(),
-                message: line,
+                message: line.trim_start_matches("Forwarding: ").to_string(),
             });
         }
     }
