@@ -111,7 +111,11 @@ pub fn run(state: &StateDir, config: Config) -> Result<(), DnsError> {
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", &paths.lock)(e)),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread serves every namespace: a local answer is decided and sent inline by the socket's
+    // receive loop, and on one thread that costs about half the CPU time per query of a
+    // multi-threaded runtime, whose workers keep waking each other (see docs/benchmarks.md).
+    // Reading the state and binding namespaces run on tokio's blocking pool.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("netplan-dns")
         .build()

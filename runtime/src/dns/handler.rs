@@ -1,5 +1,6 @@
 //! The hickory request handler of one namespace, and the name data all handlers share.
 
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
@@ -94,11 +95,52 @@ fn records(owner: &Name, data: &[Rdata]) -> Option<Vec<Record>> {
         .collect()
 }
 
-#[async_trait::async_trait]
-impl RequestHandler for NsHandler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
+/// What to do with one request, decided without any I/O.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    /// Answer with this response code and no records (malformed or unsupported request).
+    Code(ResponseCode),
+    /// A local answer, or a forward to these upstreams.
+    Answer(Answer, Vec<IpAddr>),
+}
+
+impl Decision {
+    /// Whether carrying it out waits for an upstream (so it must not block a receive loop).
+    pub fn forwards(&self) -> bool {
+        matches!(self, Decision::Answer(Answer::Forward, _))
+    }
+}
+
+impl NsHandler {
+    /// Looks the question up in the current snapshot.
+    pub fn decide(&self, request: &Request) -> Decision {
+        if request.metadata.op_code != OpCode::Query {
+            return Decision::Code(ResponseCode::NotImp);
+        }
+        let Ok(info) = request.request_info() else {
+            return Decision::Code(ResponseCode::FormErr);
+        };
+        let qname = lookup::name_text(info.query.original().name().iter());
+        let snap = self.shared.current();
+        match snap.view(&self.netns) {
+            Some(view) => {
+                let answer = lookup::answer(&snap, view, &qname, info.query.query_type());
+                let upstreams = match answer {
+                    Answer::Forward => view.upstreams.clone(),
+                    _ => Vec::new(),
+                };
+                Decision::Answer(answer, upstreams)
+            }
+            // Being removed: the namespace no longer has a container to serve.
+            None => Decision::Answer(Answer::NoForward, Vec::new()),
+        }
+    }
+
+    /// Carries out `decision`: sends the local answer, or forwards and relays.
+    pub async fn respond<R: ResponseHandler>(
         &self,
         request: &Request,
+        decision: Decision,
         mut rh: R,
     ) -> ResponseInfo {
         let edns = response_edns(request);
@@ -107,50 +149,44 @@ impl RequestHandler for NsHandler {
             builder.edns(e);
         }
         let code_only = |code: ResponseCode| metadata(request, code, false);
-        if request.metadata.op_code != OpCode::Query {
-            let r = builder.build_no_records(code_only(ResponseCode::NotImp));
-            return rh.send_response(r).await.unwrap_or_else(|_| failed(request));
-        }
-        let Ok(info) = request.request_info() else {
-            let r = builder.build_no_records(code_only(ResponseCode::FormErr));
-            return rh.send_response(r).await.unwrap_or_else(|_| failed(request));
-        };
-        let owner = info.query.original().name().clone();
-        let qtype = info.query.query_type();
-        let qname = lookup::name_text(owner.iter());
-        let (answer, upstreams) = {
-            let snap = self.shared.current();
-            match snap.view(&self.netns) {
-                Some(view) => (lookup::answer(&snap, view, &qname, qtype), view.upstreams.clone()),
-                // Being removed: the namespace no longer has a container to serve.
-                None => (Answer::NoForward, Vec::new()),
+        let answer = match decision {
+            Decision::Code(code) => {
+                let r = builder.build_no_records(code_only(code));
+                return rh.send_response(r).await.unwrap_or_else(|_| failed(request));
             }
+            Decision::Answer(answer, upstreams) => (answer, upstreams),
         };
         let sent = match answer {
-            Answer::Records(data) => match records(&owner, &data) {
-                Some(recs) => {
-                    let md = metadata(request, ResponseCode::NoError, true);
-                    rh.send_response(builder.build(md, recs.iter(), &[], &[], &[]))
-                        .await
+            (Answer::Records(data), _) => {
+                let owner = request
+                    .request_info()
+                    .map(|i| i.query.original().name().clone())
+                    .unwrap_or_default();
+                match records(&owner, &data) {
+                    Some(recs) => {
+                        let md = metadata(request, ResponseCode::NoError, true);
+                        rh.send_response(builder.build(md, recs.iter(), &[], &[], &[]))
+                            .await
+                    }
+                    None => {
+                        let r = builder.build_no_records(code_only(ResponseCode::ServFail));
+                        rh.send_response(r).await
+                    }
                 }
-                None => {
-                    let r = builder.build_no_records(code_only(ResponseCode::ServFail));
-                    rh.send_response(r).await
-                }
-            },
-            Answer::NoData => {
+            }
+            (Answer::NoData, _) => {
                 let md = metadata(request, ResponseCode::NoError, true);
                 rh.send_response(builder.build_no_records(md)).await
             }
-            Answer::NxDomain => {
+            (Answer::NxDomain, _) => {
                 let md = metadata(request, ResponseCode::NXDomain, true);
                 rh.send_response(builder.build_no_records(md)).await
             }
-            Answer::NoForward => {
+            (Answer::NoForward, _) => {
                 rh.send_response(builder.build_no_records(code_only(ResponseCode::ServFail)))
                     .await
             }
-            Answer::Forward => {
+            (Answer::Forward, upstreams) => {
                 let tcp = request.protocol() == Protocol::Tcp;
                 match self
                     .shared
@@ -181,5 +217,13 @@ impl RequestHandler for NsHandler {
             }
         };
         sent.unwrap_or_else(|_| failed(request))
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for NsHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, rh: R) -> ResponseInfo {
+        let decision = self.decide(request);
+        self.respond(request, decision, rh).await
     }
 }

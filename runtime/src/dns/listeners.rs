@@ -1,5 +1,6 @@
-//! The sockets of every served namespace: one hickory [`Server`] per namespace, with a UDP
-//! socket and a TCP listener on `127.0.0.11:53` created by a thread that joined the namespace.
+//! The sockets of every served namespace: a UDP socket and a TCP listener on `127.0.0.11:53`,
+//! created by a thread that joined the namespace. TCP is served by one hickory [`Server`] per
+//! namespace, UDP by a receive loop ([`super::udp`]); both ask the namespace's handler.
 //!
 //! [`Listeners::sync`] only touches namespaces that changed: it closes the servers of
 //! namespaces no longer served (or deleted and created anew under the same name, detected by the
@@ -24,14 +25,15 @@ use crate::kernel::netns::{in_netns, netns_path};
 const TCP_IDLE: Duration = Duration::from_secs(5);
 /// Responses buffered per TCP connection.
 const TCP_RESPONSE_BUFFER: usize = 32;
-/// How long a closing server may finish the queries it is answering.
+/// How long closing a namespace's TCP server may take.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Identity of a namespace: (device, inode) of its nsfs file.
 type NsId = (u64, u64);
 
 struct Bound {
-    server: Server<NsHandler>,
+    tcp: Server<NsHandler>,
+    udp: tokio::task::JoinHandle<()>,
     ns_id: NsId,
 }
 
@@ -99,12 +101,11 @@ impl Listeners {
             .filter(|(ns, b)| !wanted.contains(*ns) || ns_id_of(ns) != Some(b.ns_id))
             .map(|(ns, _)| ns.clone())
             .collect();
-        for ns in stale {
-            if let Some(b) = self.bound.remove(&ns) {
-                close(b);
-                report.closed += 1;
-            }
-        }
+        // Closed before anything is opened: a namespace closed and opened again in one go (a
+        // container stopped and started) must find its address free.
+        let closing: Vec<Bound> = stale.iter().filter_map(|ns| self.bound.remove(ns)).collect();
+        report.closed = closing.len();
+        futures::future::join_all(closing.into_iter().map(close)).await;
         self.failed.retain(|ns, _| wanted.contains(ns));
         let mut to_open: Vec<String> = wanted
             .iter()
@@ -130,13 +131,18 @@ impl Listeners {
             let opened = r.and_then(|(udp, tcp, ns_id)| {
                 let udp = tokio::net::UdpSocket::from_std(udp).map_err(|e| format!("{ns}: {e}"))?;
                 let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|e| format!("{ns}: {e}"))?;
-                let mut server = Server::new(NsHandler {
+                let handler = || NsHandler {
                     netns: ns.clone(),
                     shared: shared.clone(),
-                });
-                server.register_socket(udp);
+                };
+                let mut server = Server::new(handler());
                 server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
-                Ok(Bound { server, ns_id })
+                let udp = tokio::spawn(super::udp::serve(Arc::new(udp), Arc::new(handler())));
+                Ok(Bound {
+                    tcp: server,
+                    udp,
+                    ns_id,
+                })
             });
             match opened {
                 Ok(b) => {
@@ -152,20 +158,19 @@ impl Listeners {
         report
     }
 
-    /// Closes every server, letting each finish what it is answering (bounded).
+    /// Closes every server.
     pub async fn close_all(&mut self) {
         let closing: Vec<Bound> = self.bound.drain().map(|(_, b)| b).collect();
-        let waits = closing.into_iter().map(|mut b| async move {
-            let _ = tokio::time::timeout(CLOSE_GRACE, b.server.shutdown_gracefully()).await;
-        });
-        futures::future::join_all(waits).await;
+        futures::future::join_all(closing.into_iter().map(close)).await;
         self.failed.clear();
     }
 }
 
-/// Stops accepting on `b`'s sockets and lets it finish in the background.
-fn close(mut b: Bound) {
-    tokio::spawn(async move {
-        let _ = tokio::time::timeout(CLOSE_GRACE, b.server.shutdown_gracefully()).await;
-    });
+/// Closes `b`'s sockets: the UDP loop stops at once (a reply still waiting for an upstream is
+/// dropped: the container is gone), TCP stops accepting and ends its connections (bounded).
+/// Returns when both addresses are free again.
+async fn close(mut b: Bound) {
+    b.udp.abort();
+    let _ = b.udp.await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, b.tcp.shutdown_gracefully()).await;
 }

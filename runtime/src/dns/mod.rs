@@ -29,6 +29,7 @@ pub mod names;
 pub mod probe;
 mod resolv;
 pub mod service;
+mod udp;
 
 use std::net::{IpAddr, Ipv4Addr};
 
