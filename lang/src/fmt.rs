@@ -8,21 +8,26 @@
 //!
 //! # Rules
 //!
-//! * **Layout.** One statement per line, indented by two spaces per block level. A block is
-//!   always written out over several lines (`network a { link b as c; alias d }` becomes
-//!   three lines and a `}`), except an empty block with no comment inside, which is written
-//!   `network a {}`. An omitted block stays omitted (`network tuned`).
+//! * **Layout.** One statement per line, indented by two spaces per block level. A block
+//!   written on one line stays on one line, its statements separated by `; `
+//!   (`network a { link b as c; alias d }`), when it holds no comment and no nested block
+//!   and the line fits in 100 columns; any other block is written out over several lines.
+//!   An empty block with no comment inside is written `network a {}`; an omitted block stays
+//!   omitted (`network tuned`).
 //! * **Spacing.** Tokens are separated by one space; `label key = "value"` and
-//!   `option "key" = "value"` have a space on each side of `=`; `;` separators disappear.
+//!   `option "key" = "value"` have a space on each side of `=`; `;` separators disappear
+//!   except inside one-line blocks.
 //! * **Blank lines.** Runs of blank lines shrink to one. Top-level items are always separated
-//!   by at least one blank line: where the author left none, one is added right after the
+//!   by at least one blank line (consecutive top-level `hook` lines may stay together): where the author left none, one is added right after the
 //!   earlier item (so a comment directly above an item stays attached to it). Inside a block,
 //!   a blank line is kept where the author had one or more, but never right after `{` nor
 //!   right before `}`. The file starts with no blank line and ends with exactly one newline
 //!   (an empty file stays empty). Line endings are `\n` (CRLF input is converted).
 //! * **Comments** are all kept, with their text unchanged except for trailing whitespace.
 //!   A comment that follows code on the same line is a *trailing* comment of the line that
-//!   code ends up on, written after it with two spaces before `#`; a comment after `{`
+//!   code ends up on, written after it; in a run of consecutive lines with trailing comments
+//!   (ended by a blank line or a line without one) the comments are aligned two columns
+//!   after the run's longest code; a comment after `{`
 //!   stays on the opening line, one after `}` on the closing line. A comment on a line of its
 //!   own (or after nothing but `;`) is a *leading* comment of the next statement (or closing
 //!   brace) and takes that statement's indentation (inside a block, before `}`: the block's
@@ -58,14 +63,20 @@ pub fn format(text: &str) -> Result<String, Vec<Diag>> {
 fn format_file(file: &File, text: &str) -> String {
     let mut b = Lines {
         comments: &file.comments,
+        src: text,
         lines: Vec::new(),
+        blocks: 0,
     };
+    let mut prev_hook = false;
     for item in &file.items {
         let first = b.lines.len();
         b.item(item);
+        // Consecutive top-level hooks read as one group; other items stand apart.
+        let hook = matches!(item, Item::Hook(_));
         if let Some(l) = b.lines.get_mut(first) {
-            l.item_start = true;
+            l.item_start = !(hook && prev_hook);
         }
+        prev_hook = hook;
     }
     render(&b.lines, &file.comments, text)
 }
@@ -151,8 +162,15 @@ struct Line {
 
 struct Lines<'a> {
     comments: &'a [Comment],
+    /// The source text, to see how the author laid a block out.
+    src: &'a str,
     lines: Vec<Line>,
+    /// How many blocks (`{…}`, `{}` included) were written.
+    blocks: usize,
 }
+
+/// The longest line a one-line block may make.
+const ONE_LINE_WIDTH: usize = 100;
 
 impl Lines<'_> {
     fn push(&mut self, depth: usize, text: String, kind: Kind, start: usize, anchor: usize) {
@@ -183,12 +201,18 @@ impl Lines<'_> {
         block: Option<&Block<T>>,
         mut stmt: impl FnMut(&mut Self, usize, &T),
     ) {
+        if block.is_some() {
+            self.blocks += 1;
+        }
         match block {
             None => self.push(depth, head, Kind::Plain, start, head_end),
             Some(b) if b.stmts.is_empty() && !self.has_comment_in(b.span) => {
                 self.push(depth, format!("{head} {{}}"), Kind::Plain, start, b.span.end)
             }
             Some(b) => {
+                if let Some(line) = self.one_line(depth, &head, b, &mut stmt) {
+                    return self.push(depth, line, Kind::Plain, start, b.span.end);
+                }
                 self.push(depth, format!("{head} {{"), Kind::Open, start, b.span.start + 1);
                 for s in &b.stmts {
                     stmt(self, depth + 1, s);
@@ -197,6 +221,36 @@ impl Lines<'_> {
                 self.push(depth, "}".into(), Kind::Close, close, b.span.end);
             }
         }
+    }
+
+    /// `head { a; b }` when the author wrote the block on one line, it holds no comment and
+    /// no nested block, and the line fits in [`ONE_LINE_WIDTH`].
+    fn one_line<T>(
+        &self,
+        depth: usize,
+        head: &str,
+        b: &Block<T>,
+        stmt: &mut impl FnMut(&mut Self, usize, &T),
+    ) -> Option<String> {
+        let written = self.src.get(b.span.start..b.span.end)?;
+        if written.contains('\n') || self.has_comment_in(b.span) {
+            return None;
+        }
+        let mut inner = Lines {
+            comments: self.comments,
+            src: self.src,
+            lines: Vec::new(),
+            blocks: 0,
+        };
+        for s in &b.stmts {
+            stmt(&mut inner, depth + 1, s);
+        }
+        if inner.blocks > 0 {
+            return None;
+        }
+        let texts: Vec<&str> = inner.lines.iter().map(|l| l.text.as_str()).collect();
+        let line = format!("{head} {{ {} }}", texts.join("; "));
+        (depth * 2 + line.len() <= ONE_LINE_WIDTH).then_some(line)
     }
 
     fn plain(&mut self, depth: usize, text: String, span: Span) {
@@ -377,8 +431,18 @@ fn newlines(text: &str, from: usize, to: usize) -> usize {
 struct Out<'t> {
     text: &'t str,
     out: String,
+    /// Lines written so far; turned into `out` by [`Out::finish`].
+    rows: Vec<Row>,
     /// Where the previous element ended in the source, and whether it opened a block.
     prev: Option<(usize, Kind)>,
+}
+
+/// One output line before trailing comments are aligned.
+struct Row {
+    blank_before: bool,
+    /// Indentation and code.
+    code: String,
+    comment: Option<String>,
 }
 
 impl Out<'_> {
@@ -391,20 +455,62 @@ impl Out<'_> {
     }
 
     fn line(&mut self, blank: bool, depth: usize, code: &str, trailing: Option<&Comment>) {
-        if blank {
+        let mut line = "  ".repeat(depth);
+        line.push_str(code);
+        self.rows.push(Row {
+            blank_before: blank,
+            code: if code.is_empty() {
+                String::new()
+            } else {
+                line.clone()
+            },
+            comment: trailing.map(|c| {
+                if code.is_empty() {
+                    format!("{line}{}", c.text.trim_end())
+                } else {
+                    c.text.trim_end().to_string()
+                }
+            }),
+        });
+    }
+
+    /// Writes the rows, aligning trailing comments: in each run of consecutive lines that
+    /// have code and a trailing comment (a blank line or any other line ends the run), the
+    /// comments start two columns after the run's longest code.
+    fn finish(mut self) -> String {
+        let trailing = |r: &Row| !r.code.is_empty() && r.comment.is_some();
+        let mut i = 0;
+        while i < self.rows.len() {
+            if !trailing(&self.rows[i]) {
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < self.rows.len() && trailing(&self.rows[j]) && !self.rows[j].blank_before {
+                j += 1;
+            }
+            let width = self.rows[i..j]
+                .iter()
+                .map(|r| r.code.chars().count())
+                .max()
+                .unwrap_or(0);
+            for r in &mut self.rows[i..j] {
+                let pad = width - r.code.chars().count() + 2;
+                r.code.push_str(&" ".repeat(pad));
+            }
+            i = j;
+        }
+        for r in &self.rows {
+            if r.blank_before {
+                self.out.push('\n');
+            }
+            self.out.push_str(&r.code);
+            if let Some(c) = &r.comment {
+                self.out.push_str(c);
+            }
             self.out.push('\n');
         }
-        for _ in 0..depth {
-            self.out.push_str("  ");
-        }
-        self.out.push_str(code);
-        if let Some(c) = trailing {
-            if !code.is_empty() {
-                self.out.push_str("  ");
-            }
-            self.out.push_str(c.text.trim_end());
-        }
-        self.out.push('\n');
+        self.out
     }
 }
 
@@ -413,6 +519,7 @@ fn render(lines: &[Line], comments: &[Comment], text: &str) -> String {
     let mut o = Out {
         text,
         out: String::with_capacity(text.len() + text.len() / 8),
+        rows: Vec::new(),
         prev: None,
     };
     for (i, line) in lines.iter().enumerate() {
@@ -435,7 +542,7 @@ fn render(lines: &[Line], comments: &[Comment], text: &str) -> String {
             let end = leading[j - 1].span.end;
             blanks[j] = newlines(text, end, c.span.start) >= 2;
         }
-        let line_blank = match (line.kind, leading.last()) {
+        let mut line_blank = match (line.kind, leading.last()) {
             (Kind::Close, _) => false,
             (_, Some(c)) => newlines(text, c.span.end, line.start) >= 2,
             (_, None) => first_blank,
@@ -444,9 +551,7 @@ fn render(lines: &[Line], comments: &[Comment], text: &str) -> String {
         if line.item_start && i > 0 && !blanks.contains(&true) && !line_blank {
             match blanks.first_mut() {
                 Some(b) => *b = true,
-                None => {
-                    o.out.push('\n');
-                }
+                None => line_blank = true,
             }
         }
         for (c, blank) in leading.iter().zip(&blanks) {
@@ -472,7 +577,7 @@ fn render(lines: &[Line], comments: &[Comment], text: &str) -> String {
         o.line(blank, 0, "", Some(c));
         o.prev = Some((c.span.end, Kind::Plain));
     }
-    o.out
+    o.finish()
 }
 
 #[cfg(test)]
@@ -487,11 +592,23 @@ mod tests {
     }
 
     #[test]
-    fn expands_one_line_blocks() {
+    fn one_line_blocks_stay_when_simple() {
         assert_eq!(
             fmt("container c { network n { link a as b; alias web }   # x\n}"),
-            "container c {\n  network n {\n    link a as b\n    alias web\n  }  # x\n}\n"
+            "container c {\n  network n { link a as b; alias web }  # x\n}\n"
         );
+        // Written over several lines: stays over several lines.
+        assert_eq!(
+            fmt("container c {\n network n {\n alias web }\n}"),
+            "container c {\n  network n {\n    alias web\n  }\n}\n"
+        );
+        // A nested block, a comment inside, or a line too long: written out.
+        assert_eq!(
+            fmt("container c { network n { alias web } }"),
+            "container c {\n  network n { alias web }\n}\n"
+        );
+        let long = format!("network n {{ label a = \"{}\" }}", "x".repeat(100));
+        assert!(fmt(&long).lines().count() == 3, "{}", fmt(&long));
     }
 
     #[test]
@@ -528,7 +645,7 @@ mod tests {
             fmt(
                 "network n { subnet FD00:0:0:0::/64; mtu 01400 }\ncontainer c { network n { mac 02-42-AC-19-03-03; ip6 FD00::0003 }; publish 80 }"
             ),
-            "network n {\n  subnet fd00::/64\n  mtu 1400\n}\n\ncontainer c {\n  network n {\n    mac 02:42:ac:19:03:03\n    ip6 fd00::3\n  }\n  publish 80/tcp\n}\n"
+            "network n { subnet fd00::/64; mtu 1400 }\n\ncontainer c {\n  network n { mac 02:42:ac:19:03:03; ip6 fd00::3 }\n  publish 80/tcp\n}\n"
         );
         assert_eq!(
             fmt("network n {\n  label a = \"q\\\"\\\\\\n\\t\\x\"\n}"),
