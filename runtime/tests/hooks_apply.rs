@@ -144,7 +144,10 @@ fn apply_with(
     let mut obs = HookObserver::new(runner, Phase::Apply, before.as_ref(), log, &mut inner);
     match apply::apply(env, desired, &mut obs) {
         Ok(_) => Ok(()),
-        Err(e) => Err(Box::new((e, obs.take_failure().map(|f| f.diag.render_plain(100))))),
+        Err(e) => Err(Box::new((
+            e,
+            obs.take_failure().map(|f| f.diag.render_plain(100)),
+        ))),
     }
 }
 
