@@ -6,7 +6,7 @@
 //! Run it with `bench/dns/run.sh` (release build), which sets:
 //! * `NETPLAN_BIN`: the `netplan` executable to start as the service (required);
 //! * `DNS_BENCH_CONTAINERS` (1000), `DNS_BENCH_SECONDS` (10 per throughput run),
-//!   `DNS_BENCH_ROUNDS` (3), `DNS_BENCH_RATE` (qps of the latency runs, 5000);
+//!   `DNS_BENCH_ROUNDS` (5), `DNS_BENCH_RATE` (qps of the latency runs, 5000);
 //! * `DNS_BENCH_OUT`: a file to write the Markdown table to.
 //!
 //! Needs `dnsperf`, `aardvark-dns` (found in `/usr/lib/podman` or `/usr/libexec/podman`) and
@@ -124,6 +124,8 @@ struct Throughput {
     qps: f64,
     /// Server CPU time per answered query, in microseconds.
     cpu_us: f64,
+    /// dnsperf's CPU time per second of run (1.0: it kept a whole core busy), when measurable.
+    client_load: Option<f64>,
     sent: u64,
     lost: u64,
     noerror_pct: f64,
@@ -136,34 +138,37 @@ fn number_after(text: &str, label: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// `/usr/bin/time` (Debian package `time`), to measure dnsperf's own CPU time, if installed.
+const TIME: &str = "/usr/bin/time";
+
 fn dnsperf_throughput(ns: &str, peer: &Peer, src: &str, queries: &Path, secs: u64) -> R<Throughput> {
     let server = peer.server.as_str();
+    let (secs_s, queries_s) = (secs.to_string(), queries.to_string_lossy().into_owned());
+    let mut args: Vec<&str> = Vec::new();
+    let timed = Path::new(TIME).exists();
+    if timed {
+        args.extend([TIME, "-f", "client-cpu %U %S"]);
+    }
+    args.extend([
+        "dnsperf", "-s", server, "-a", src, "-d", &queries_s, "-l", &secs_s, "-c", "20", "-q", "500", "-T", "2", "-t",
+        "2",
+    ]);
     let cpu_before = cpu_seconds(peer.pid);
-    let out = run(
-        ip_netns(
-            ns,
-            &[
-                "dnsperf",
-                "-s",
-                server,
-                "-a",
-                src,
-                "-d",
-                &queries.to_string_lossy(),
-                "-l",
-                &secs.to_string(),
-                "-c",
-                "10",
-                "-q",
-                "200",
-                "-t",
-                "2",
-            ],
-        )
-        .stderr(Stdio::null()),
-        &format!("dnsperf against {server}"),
-    )?;
-    let noerror_pct = out
+    let out = ctx(ip_netns(ns, &args).output(), &format!("dnsperf against {server}"))?;
+    let cpu = cpu_seconds(peer.pid) - cpu_before;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!("dnsperf against {server}: {}", out.status));
+    }
+    let client_cpu = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("client-cpu "))
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|x| x.parse::<f64>().ok())
+                .sum::<f64>()
+        });
+    let noerror_pct = text
         .lines()
         .find(|l| l.trim().starts_with("Response codes:"))
         .and_then(|l| l.split("NOERROR").nth(1))
@@ -171,13 +176,14 @@ fn dnsperf_throughput(ns: &str, peer: &Peer, src: &str, queries: &Path, secs: u6
         .and_then(|r| r.split('%').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
-    let cpu = cpu_seconds(peer.pid) - cpu_before;
-    let completed = number_after(&out, "Queries completed:").unwrap_or(0.0);
+    let completed = number_after(&text, "Queries completed:").unwrap_or(0.0);
+    let run_time = number_after(&text, "Run time (s):").unwrap_or(secs as f64);
     Ok(Throughput {
         cpu_us: cpu * 1e6 / completed.max(1.0),
-        qps: number_after(&out, "Queries per second:").ok_or_else(|| format!("no qps in:\n{out}"))?,
-        sent: number_after(&out, "Queries sent:").unwrap_or(0.0) as u64,
-        lost: number_after(&out, "Queries lost:").unwrap_or(0.0) as u64,
+        client_load: client_cpu.map(|c| c / run_time.max(0.001)),
+        qps: number_after(&text, "Queries per second:").ok_or_else(|| format!("no qps in:\n{text}"))?,
+        sent: number_after(&text, "Queries sent:").unwrap_or(0.0) as u64,
+        lost: number_after(&text, "Queries lost:").unwrap_or(0.0) as u64,
         noerror_pct,
     })
 }
@@ -365,7 +371,7 @@ fn bench() -> R<()> {
         PathBuf::from(std::env::var("NETPLAN_BIN").map_err(|_| "set NETPLAN_BIN to the netplan executable")?);
     let n = env_num("DNS_BENCH_CONTAINERS", 1000) as usize;
     let secs = env_num("DNS_BENCH_SECONDS", 10);
-    let rounds = env_num("DNS_BENCH_ROUNDS", 3).max(1);
+    let rounds = env_num("DNS_BENCH_ROUNDS", 5).max(1);
     let rate = env_num("DNS_BENCH_RATE", 5000);
     let dir = PathBuf::from("/var/lib/netplan/bench");
     ctx(std::fs::create_dir_all(&dir), "creating the bench dir")?;
@@ -461,8 +467,13 @@ fn bench() -> R<()> {
         for (i, p) in peers.iter().enumerate() {
             let t = dnsperf_throughput("c0", p, &src, &queries, secs)?;
             eprintln!(
-                "round {round} {}: {:.0} qps, {:.1} µs CPU/query, lost {}, NOERROR {}%",
-                p.name, t.qps, t.cpu_us, t.lost, t.noerror_pct
+                "round {round} {}: {:.0} qps, {:.1} µs CPU/query, dnsperf load {}, lost {}, NOERROR {}%",
+                p.name,
+                t.qps,
+                t.cpu_us,
+                t.client_load.map_or("?".into(), |l| format!("{l:.2}")),
+                t.lost,
+                t.noerror_pct
             );
             runs[i].push(t);
         }
@@ -497,20 +508,26 @@ fn bench() -> R<()> {
     let netplan_qps = median(runs[0].iter().map(|t| t.qps).collect());
     let _ = writeln!(
         report,
-        "| server | queries/s (median of {rounds} × {secs} s) | netplan is | server CPU per query | lost | NOERROR | p50 / p99 latency at {rate} qps | memory (RSS) |"
+        "| server | queries/s (median of {rounds} × {secs} s) | netplan is | server CPU per query | dnsperf CPU load | lost | NOERROR | p50 / p99 latency at {rate} qps | memory (RSS) |"
     );
-    let _ = writeln!(report, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(report, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (i, p) in peers.iter().enumerate() {
         let qps = median(runs[i].iter().map(|t| t.qps).collect());
         let lost: u64 = runs[i].iter().map(|t| t.lost).sum();
         let sent: u64 = runs[i].iter().map(|t| t.sent).sum();
         let noerror = median(runs[i].iter().map(|t| t.noerror_pct).collect());
         let cpu = median(runs[i].iter().map(|t| t.cpu_us).collect());
+        let loads: Vec<f64> = runs[i].iter().filter_map(|t| t.client_load).collect();
+        let load = if loads.is_empty() {
+            "n/a".to_string()
+        } else {
+            format!("{:.2}", median(loads))
+        };
         let (p50, p99) = latency[i];
         let (rss, _) = memory_kib(p.pid);
         let _ = writeln!(
             report,
-            "| {} | {qps:.0} | {:.2}× | {cpu:.1} µs | {lost} of {sent} | {noerror:.2}% | {p50:.0} µs / {p99:.0} µs | {:.1} MiB |",
+            "| {} | {qps:.0} | {:.2}× | {cpu:.1} µs | {load} | {lost} of {sent} | {noerror:.2}% | {p50:.0} µs / {p99:.0} µs | {:.1} MiB |",
             p.name,
             netplan_qps / qps.max(1.0),
             rss as f64 / 1024.0
