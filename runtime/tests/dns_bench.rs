@@ -150,8 +150,8 @@ fn dnsperf_throughput(ns: &str, peer: &Peer, src: &str, queries: &Path, secs: u6
         args.extend([TIME, "-f", "client-cpu %U %S"]);
     }
     args.extend([
-        "dnsperf", "-s", server, "-a", src, "-d", &queries_s, "-l", &secs_s, "-c", "20", "-q", "500", "-T", "2", "-t",
-        "2",
+        "dnsperf", "-s", server, "-a", src, "-d", &queries_s, "-l", &secs_s, "-c", "20", "-q", "500", "-T",
+        "2", "-t", "2",
     ]);
     let cpu_before = cpu_seconds(peer.pid);
     let out = ctx(ip_netns(ns, &args).output(), &format!("dnsperf against {server}"))?;
