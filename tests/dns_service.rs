@@ -122,10 +122,18 @@ fn body() -> Result<(), String> {
     }
     state.save_applied(&desired).map_err(|e| e.to_string())?;
 
-    // apply: the first sync starts the service, which serves at once.
+    // apply: the first sync starts the service, which serves at once. Apply holds the state
+    // lock meanwhile; the service must not inherit it.
+    let apply_lock = state
+        .lock(Duration::from_secs(1), || {})
+        .map_err(|e| e.to_string())?;
     let first = service::sync(&state, exe)
         .map_err(|e| format!("{e:?}"))?
         .ok_or("the service must run")?;
+    drop(apply_lock);
+    state
+        .lock(Duration::from_millis(200), || {})
+        .map_err(|e| format!("the service kept apply's state lock: {e}"))?;
     if !first.started || !first.status.failed.is_empty() {
         return Err(format!("first sync: {first:?}"));
     }
