@@ -13,7 +13,7 @@ use super::control::Status;
 use super::forward::Forwarder;
 use super::handler::Shared;
 use super::listeners::Listeners;
-use super::names::Snapshot;
+use super::names::{Snapshot, usable};
 use crate::host::parse_nameservers;
 use crate::state::StateDir;
 
@@ -128,9 +128,7 @@ impl Engine {
     /// not be bound and rebinds namespaces that were deleted and created again. Returns whether
     /// anything changed.
     pub async fn tick(&mut self) -> bool {
-        let host = self.read_upstreams();
-        let mut probe = Snapshot::build(&[], host);
-        if std::mem::take(&mut probe.host_upstreams) != self.upstreams {
+        if usable(self.read_upstreams()) != self.upstreams {
             self.reload().await;
             return true;
         }

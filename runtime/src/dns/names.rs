@@ -119,7 +119,7 @@ fn lower(s: &str) -> String {
 }
 
 /// The upstream list actually used: without the embedded server itself, at most three.
-fn usable(upstreams: impl IntoIterator<Item = IpAddr>) -> Vec<IpAddr> {
+pub(crate) fn usable(upstreams: impl IntoIterator<Item = IpAddr>) -> Vec<IpAddr> {
     let mut out: Vec<IpAddr> = Vec::new();
     for ip in upstreams {
         if !is_self(ip) && !out.contains(&ip) && out.len() < MAX_UPSTREAMS {
