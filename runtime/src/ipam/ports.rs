@@ -1,0 +1,135 @@
+//! Host ports for `publish`: declared ones first, then those the lock pins, then the lowest
+//! free port of the ephemeral range.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use netplan_lang::model::{Container, Network, Proto, Topology};
+
+use super::EPHEMERAL_PORTS;
+use crate::desired::{Endpoint, NetState, PortState};
+use crate::lock::{ContainerLock, Lock};
+
+/// Host ports: declared ones are reserved first, then locked ones (so that they never
+/// move), then the lowest free ephemeral port, per (host address, protocol).
+pub(super) struct PortAlloc {
+    taken: HashSet<(Option<IpAddr>, Proto, u16)>,
+    /// Locked automatic ports still wanted, by (container, publish key).
+    locked: HashMap<(String, String), u16>,
+}
+
+/// The lock key of a publish entry without host port, e.g. `127.0.0.1:80/tcp`.
+fn port_key(host_ip: Option<IpAddr>, port: u16, proto: Proto) -> String {
+    format!(
+        "{}{port}/{proto}",
+        host_ip.map(|i| format!("{i}:")).unwrap_or_default()
+    )
+}
+
+impl PortAlloc {
+    pub(super) fn new(topo: &Topology, lock: &Lock) -> Self {
+        let mut me = PortAlloc {
+            taken: HashSet::new(),
+            locked: HashMap::new(),
+        };
+        for c in &topo.containers {
+            for p in &c.publish {
+                if let Some(hp) = p.host_port {
+                    me.taken.insert((p.host_ip, p.proto, hp));
+                }
+            }
+        }
+        let by_name: HashMap<&str, &Network> = topo.networks.iter().map(|n| (n.name.as_str(), n)).collect();
+        for c in topo
+            .containers
+            .iter()
+            .filter(|c| c.publish.iter().any(|p| p.host_port.is_none()))
+        {
+            let net_host_ip = c
+                .attachments
+                .iter()
+                .find_map(|a| {
+                    by_name
+                        .get(a.network.as_str())
+                        .filter(|n| n.is_bridged() && !n.internal)
+                        .map(|n| n.host_ip)
+                })
+                .flatten();
+            let Some(cl) = lock.containers.get(&c.name) else {
+                continue;
+            };
+            for p in c.publish.iter().filter(|p| p.host_port.is_none()) {
+                let host_ip = p.host_ip.or(net_host_ip);
+                let key = port_key(host_ip, p.port, p.proto);
+                if let Some(&hp) = cl.ports.get(&key)
+                    && me.is_free(host_ip, p.proto, hp)
+                {
+                    me.taken.insert((host_ip, p.proto, hp));
+                    me.locked.insert((c.name.clone(), key), hp);
+                }
+            }
+        }
+        me
+    }
+
+    fn is_free(&self, ip: Option<IpAddr>, proto: Proto, port: u16) -> bool {
+        // A wildcard binding clashes with every address, and every address with a wildcard.
+        !self.taken.contains(&(ip, proto, port))
+            && !self.taken.contains(&(None, proto, port))
+            && (ip.is_some() || !self.taken.iter().any(|(_, pr, p)| *pr == proto && *p == port))
+    }
+
+    pub(super) fn assign(
+        &mut self,
+        c: &Container,
+        endpoints: &[Endpoint],
+        nets: &HashMap<&str, &NetState>,
+        clock: &mut ContainerLock,
+    ) -> Vec<PortState> {
+        let Some(ep) = endpoints.iter().find(|e| e.default_route) else {
+            return Vec::new();
+        };
+        let net_host_ip = nets.get(ep.network.as_str()).and_then(|n| n.host_ip);
+        let mut out = Vec::new();
+        for p in &c.publish {
+            let host_ip = p.host_ip.or(net_host_ip);
+            let container_ip = match host_ip {
+                Some(IpAddr::V6(_)) => ep.ipv6.map(|n| IpAddr::V6(n.addr())),
+                _ => ep.ipv4.map(|n| IpAddr::V4(n.addr())),
+            };
+            let Some(container_ip) = container_ip else {
+                continue;
+            };
+            let (host_port, automatic) = match p.host_port {
+                Some(hp) => (hp, false),
+                None => {
+                    let key = port_key(host_ip, p.port, p.proto);
+                    let hp = match self.locked.get(&(c.name.clone(), key.clone())) {
+                        Some(&hp) => hp,
+                        None => {
+                            let Some(hp) = EPHEMERAL_PORTS
+                                .clone()
+                                .find(|hp| self.is_free(host_ip, p.proto, *hp))
+                            else {
+                                continue;
+                            };
+                            self.taken.insert((host_ip, p.proto, hp));
+                            hp
+                        }
+                    };
+                    clock.ports.insert(key, hp);
+                    (hp, true)
+                }
+            };
+            out.push(PortState {
+                host_ip,
+                host_port,
+                automatic,
+                container_ip,
+                port: p.port,
+                proto: p.proto,
+            });
+        }
+        out
+    }
+}
