@@ -121,7 +121,7 @@ pub fn add_machine_drift(planned: &mut netplan_runtime::planning::Planned, state
         return;
     };
     let Ok(machine) = Machine::open() else { return };
-    match apply::drift(machine.env(state), &recorded, None) {
+    match apply::drift(machine.env(state), &recorded) {
         Ok(drift) => apply::add_drift(&mut planned.plan, &drift),
         Err(e) => eprintln!("warning: cannot compare with the kernel: {e}"),
     }
@@ -293,7 +293,9 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
     }
     let machine = Machine::open()?;
     let env = machine.env(state);
-    add_machine_drift(&mut planned, state);
+    // One read of the kernel serves the drift shown in the plan and the apply itself.
+    let ready = apply::prepare(env, &desired)?;
+    apply::add_drift(&mut planned.plan, ready.drift());
     print!("{}", render::text(&planned.plan, color.enabled(false)));
     if let Some(line) = forwarding_line(&desired) {
         println!("{line}");
@@ -304,7 +306,7 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
         return Ok(1);
     }
     hooks::record_origin(state, &desired.topology, &args.file)?;
-    let recorded = state.applied(&desired.topology)?;
+    let recorded = ready.recorded().cloned();
     let mut observer = CliObserver::new("applying");
     let print = observer.printer();
     let mut hooked = hooks::observer(
@@ -319,7 +321,7 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
         print,
         &mut observer,
     );
-    let outcome = apply::apply(env, &desired, &mut hooked);
+    let outcome = apply::apply_ready(env, ready, &mut hooked);
     let failure = hooked.take_failure();
     drop(hooked);
     observer.finish();

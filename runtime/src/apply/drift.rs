@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::ApplyError;
-use super::execute::{Env, Observation, Op, prepare};
+use super::execute::{Env, Facts, Op, operations};
+use super::wanted::wanted;
 use crate::desired::Desired;
 use crate::diff::{Action, Change, Kind, Plan};
 
@@ -52,7 +53,7 @@ fn kind_of(address: &str) -> Kind {
 }
 
 /// The repair an operation makes, read as drift.
-fn of_op(op: &Op) -> Option<Drift> {
+pub(crate) fn of_op(op: &Op) -> Option<Drift> {
     Some(match op {
         Op::CreateBridge(b) => d(
             format!("network.{}", b.network),
@@ -176,18 +177,14 @@ fn of_op(op: &Op) -> Option<Drift> {
 }
 
 /// How the kernel differs from `recorded` (what the state directory says is applied). Reads
-/// only; needs the rights to observe the kernel.
-///
-/// `observation` (from [`observe_for`](super::observe_for), covering `recorded`) saves reading
-/// the kernel again.
-pub fn drift(
-    env: Env,
-    recorded: &Desired,
-    observation: Option<&Observation>,
-) -> Result<Vec<Drift>, ApplyError> {
-    let observed = observation.map(|o| o.0.clone());
-    let prepared = prepare(env, &recorded.topology, Some(recorded), false, observed)?;
-    Ok(prepared.ops.iter().filter_map(of_op).collect())
+/// only; needs the rights to observe the kernel. [`prepare`](super::prepare) gives the same
+/// for the apply that follows, from the same read of the kernel.
+pub fn drift(env: Env, recorded: &Desired) -> Result<Vec<Drift>, ApplyError> {
+    let facts = Facts::load(env, &recorded.topology)?;
+    let w = wanted(recorded, &facts.resolv_conf);
+    let observed = env.kernel.observe(&w.namespaces()).map_err(ApplyError::Observe)?;
+    let ops = operations(env, &facts, &w, Some(recorded), &observed);
+    Ok(ops.iter().filter_map(of_op).collect())
 }
 
 /// Adds drift to a plan: to a change of the same object as its reason, or as a change of its

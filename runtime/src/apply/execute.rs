@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 
+use super::drift::{self, Drift};
 use super::host::{Host, HostProcess};
 use super::observer::{ApplyObserver, Step};
 pub(crate) use super::reconcile::Op;
@@ -58,47 +59,94 @@ impl Outcome {
 /// Makes the machine match `new` (a whole topology's desired state) and records it.
 ///
 /// Containers marked stopped in `new` keep their namespace but have no endpoints and no
-/// process. See the [module documentation](super) for the order of steps.
+/// process. See the [module documentation](super) for the order of steps. [`prepare`] and
+/// [`apply_ready`] do the same in two halves, with the drift for the plan in between.
 pub fn apply(env: Env, new: &Desired, observer: &mut dyn ApplyObserver) -> Result<Outcome, ApplyError> {
     preflight::overlay(new)?;
-    converge(env, &new.topology, Some(new), None, observer)
+    converge(env, &new.topology, Some(new), observer)
 }
 
-/// A kernel observation taken once and used for both the drift shown in the plan and the apply
-/// that follows (it covers the namespaces of every state it was taken for).
-#[derive(Debug, Clone)]
-pub struct Observation(pub(crate) Observed);
+/// An apply worked out before any change, from one read of the kernel and of the machine: the
+/// operations that take it to the desired state, and how it differs from the recorded state
+/// (the drift `plan` shows). [`apply_ready`] carries it out; the caller holds the state lock
+/// from [`prepare`] to the end, so nothing netplan does can change the machine in between.
+pub struct Ready {
+    target: Desired,
+    facts: Facts,
+    wanted: Wanted,
+    observed: Observed,
+    ops: Vec<Op>,
+    drift: Vec<Drift>,
+}
 
-/// Observes the kernel for `states` (the host, and the namespaces of their containers).
-pub fn observe_for(env: Env, states: &[&Desired]) -> Result<Observation, ApplyError> {
-    let mut names: Vec<String> = states
-        .iter()
-        .flat_map(|d| d.containers.iter().filter_map(|c| c.netns.clone()))
-        .collect();
+impl Ready {
+    /// How the machine differs from the recorded state of the topology (empty when nothing is
+    /// recorded or nothing changed outside netplan).
+    pub fn drift(&self) -> &[Drift] {
+        &self.drift
+    }
+
+    /// The state recorded as applied for this topology before this run.
+    pub fn recorded(&self) -> Option<&Desired> {
+        self.facts.recorded.as_ref()
+    }
+}
+
+/// Observes the kernel once (the host, and the namespaces of both `new` and the recorded state)
+/// and works out the apply of `new` and the drift of the recorded state.
+pub fn prepare(env: Env, new: &Desired) -> Result<Ready, ApplyError> {
+    preflight::overlay(new)?;
+    let facts = Facts::load(env, &new.topology)?;
+    let w = wanted(new, &facts.resolv_conf);
+    let mut names = w.namespaces();
+    if let Some(r) = &facts.recorded {
+        names.extend(r.containers.iter().filter_map(|c| c.netns.clone()));
+    }
     names.sort();
     names.dedup();
-    env.kernel
-        .observe(&names)
-        .map(Observation)
-        .map_err(ApplyError::Observe)
+    let observed = env.kernel.observe(&names).map_err(ApplyError::Observe)?;
+    let ops = operations(env, &facts, &w, Some(new), &observed);
+    let drift = match &facts.recorded {
+        // The same state: its repairs are exactly the apply's operations.
+        Some(r) if r == new => ops.iter().filter_map(drift::of_op).collect(),
+        Some(r) => {
+            let rw = wanted(r, &facts.resolv_conf);
+            let repairs = operations(env, &facts, &rw, Some(r), &observed);
+            repairs.iter().filter_map(drift::of_op).collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(Ready {
+        target: new.clone(),
+        facts,
+        wanted: w,
+        observed,
+        ops,
+        drift,
+    })
 }
 
-/// [`apply`] with an observation taken by [`observe_for`] (for `new` among others) under the
-/// same state lock, so the kernel is read once.
-pub fn apply_observed(
-    env: Env,
-    new: &Desired,
-    observation: Observation,
-    observer: &mut dyn ApplyObserver,
-) -> Result<Outcome, ApplyError> {
-    preflight::overlay(new)?;
-    converge(env, &new.topology, Some(new), Some(observation.0), observer)
+/// Carries out an apply worked out by [`prepare`]: the pre-flight name checks, then the
+/// operations, then the record.
+pub fn apply_ready(env: Env, ready: Ready, observer: &mut dyn ApplyObserver) -> Result<Outcome, ApplyError> {
+    let Ready {
+        target,
+        facts,
+        wanted: w,
+        observed,
+        ops,
+        ..
+    } = ready;
+    preflight::names(&w, &target, &facts.others, &observed)?;
+    drop(observed);
+    let topology = target.topology.clone();
+    run_ops(env, &topology, Some(&target), facts, ops, observer)
 }
 
 /// Removes every object of `topology` (whatever is recorded, and whatever the kernel shows
 /// with its tag) and forgets it.
 pub fn destroy(env: Env, topology: &str, observer: &mut dyn ApplyObserver) -> Result<Outcome, ApplyError> {
-    converge(env, topology, None, None, observer)
+    converge(env, topology, None, observer)
 }
 
 /// Stops (`stopped = true`) or starts a container of an applied topology: stopping removes
@@ -140,13 +188,8 @@ pub fn set_stopped(
         c.stopped = stopped;
     }
     let topology = desired.topology.clone();
-    let outcome = converge(env, &topology, Some(&desired), None, observer)?;
+    let outcome = converge(env, &topology, Some(&desired), observer)?;
     Ok((topology, outcome))
-}
-
-/// The namespaces whose insides matter: the wanted ones.
-fn observe(env: Env, w: &Wanted) -> Result<Observed, ApplyError> {
-    env.kernel.observe(&w.namespaces()).map_err(ApplyError::Observe)
 }
 
 fn firewall_for(others: &[Desired], target: Option<&Desired>) -> Option<FirewallSpec> {
@@ -382,43 +425,67 @@ fn is_removal(op: &Op) -> bool {
     )
 }
 
-/// Everything known before the first change.
-pub(crate) struct Prepared {
+/// What a run reads besides the kernel, once: the state directory and the machine's switches.
+/// Drift and apply both decide from it.
+pub(crate) struct Facts {
+    /// The applied states of the other topologies (shared bridge users, firewall, forwarding).
+    pub others: Vec<Desired>,
+    /// The state recorded for this topology.
     pub recorded: Option<Desired>,
+    /// The `run` processes recorded for this topology.
     pub records: Records,
-    pub ops: Vec<Op>,
+    /// The firewall recorded as applied.
+    pub recorded_firewall: Option<FirewallSpec>,
+    /// Whether netplan's nftables table exists.
+    pub firewall_present: bool,
+    /// Whether IPv4 and IPv6 forwarding are on.
+    pub forwarding: (bool, bool),
+    /// The host's `/etc/resolv.conf`.
+    pub resolv_conf: String,
+    /// The `/etc/netns` files, each read at most once.
+    pub files: files::Cache,
 }
 
-/// Observes the kernel and computes the operations that take `topology` to `target`
-/// (`None`: nothing of it). `check` runs the pre-flight name checks.
-pub(crate) fn prepare(
-    env: Env,
-    topology: &str,
-    target: Option<&Desired>,
-    check: bool,
-    observed: Option<Observed>,
-) -> Result<Prepared, ApplyError> {
-    let others: Vec<Desired> = env
-        .state
-        .all_applied()?
-        .into_iter()
-        .filter(|d| d.topology != topology)
-        .collect();
-    let recorded = env.state.applied(topology)?;
-    let empty = Desired {
-        topology: topology.to_string(),
-        ..Desired::default()
-    };
-    let goal = target.unwrap_or(&empty);
-    let w = wanted(goal, &env.host.resolv_conf());
-    let observed = match observed {
-        Some(o) => o,
-        None => observe(env, &w)?,
-    };
-    if check {
-        preflight::names(&w, goal, &others, &observed)?;
+impl Facts {
+    pub(crate) fn load(env: Env, topology: &str) -> Result<Facts, ApplyError> {
+        let mut others = Vec::new();
+        let mut recorded = None;
+        for d in env.state.all_applied()? {
+            if d.topology == topology {
+                recorded = Some(d);
+            } else {
+                others.push(d);
+            }
+        }
+        Ok(Facts {
+            others,
+            recorded,
+            records: Records::load(env.state, topology)?,
+            recorded_firewall: records::load_firewall(env.state)?,
+            firewall_present: env.host.firewall_present(),
+            forwarding: env.host.forwarding(),
+            resolv_conf: env.host.resolv_conf(),
+            files: files::Cache::default(),
+        })
     }
-    let records = Records::load(env.state, topology)?;
+
+    /// Whether the DNS service is needed once `target` is applied.
+    fn dns_needed(&self, target: Option<&Desired>) -> bool {
+        crate::dns::needs_service(&self.others)
+            || target.is_some_and(|t| crate::dns::needs_service(std::slice::from_ref(t)))
+    }
+}
+
+/// The operations that take the machine from `observed` to `w` (the objects of `target`;
+/// `None`: nothing of the topology). Reads nothing but files (through the cache) and processes.
+pub(crate) fn operations(
+    env: Env,
+    facts: &Facts,
+    w: &Wanted,
+    target: Option<&Desired>,
+    observed: &Observed,
+) -> Vec<Op> {
+    let recorded = facts.recorded.as_ref();
     let recorded_netns: Vec<String> = recorded
         .iter()
         .flat_map(|r| r.containers.iter().filter_map(|c| c.netns.clone()))
@@ -430,23 +497,29 @@ pub(crate) fn prepare(
         .flat_map(|(ns, c)| c.endpoints.iter().map(move |e| (e.host_veth.clone(), ns.clone())))
         .collect();
     let inputs = Inputs {
-        wanted: &w,
-        observed: &observed,
-        others: &others,
-        firewall: firewall_for(&others, target),
-        recorded_firewall: records::load_firewall(env.state)?,
-        forwarding: forwarding_for(&others, target),
-        records: &records,
+        wanted: w,
+        observed,
+        others: &facts.others,
+        firewall: firewall_for(&facts.others, target),
+        recorded_firewall: facts.recorded_firewall.clone(),
+        firewall_present: facts.firewall_present,
+        forwarding_now: facts.forwarding,
+        forwarding: forwarding_for(&facts.others, target),
+        records: &facts.records,
         recorded_netns,
         recorded_veths,
+        files: &facts.files,
         host: env.host,
     };
-    let ops = reconcile(&inputs);
-    Ok(Prepared {
-        recorded,
-        records,
-        ops,
-    })
+    reconcile(&inputs)
+}
+
+/// The empty state of `topology` (what destroy drives it to).
+fn nothing_of(topology: &str) -> Desired {
+    Desired {
+        topology: topology.to_string(),
+        ..Desired::default()
+    }
 }
 
 /// Drives the machine to `target` (`None`: nothing of `topology`).
@@ -454,19 +527,34 @@ fn converge(
     env: Env,
     topology: &str,
     target: Option<&Desired>,
-    observed: Option<Observed>,
     observer: &mut dyn ApplyObserver,
 ) -> Result<Outcome, ApplyError> {
-    let Prepared {
-        recorded,
-        records,
-        ops,
-    } = prepare(env, topology, target, true, observed)?;
-    let empty = Desired {
-        topology: topology.to_string(),
-        ..Desired::default()
-    };
+    let facts = Facts::load(env, topology)?;
+    let empty = nothing_of(topology);
     let goal = target.unwrap_or(&empty);
+    let w = wanted(goal, &facts.resolv_conf);
+    let observed = env.kernel.observe(&w.namespaces()).map_err(ApplyError::Observe)?;
+    preflight::names(&w, goal, &facts.others, &observed)?;
+    let ops = operations(env, &facts, &w, target, &observed);
+    drop(observed);
+    run_ops(env, topology, target, facts, ops, observer)
+}
+
+/// Carries out `ops` (worked out from `facts`), records the result and tells the observer.
+fn run_ops(
+    env: Env,
+    topology: &str,
+    target: Option<&Desired>,
+    facts: Facts,
+    ops: Vec<Op>,
+    observer: &mut dyn ApplyObserver,
+) -> Result<Outcome, ApplyError> {
+    let empty = nothing_of(topology);
+    let goal = target.unwrap_or(&empty);
+    let dns_needed = facts.dns_needed(target);
+    let Facts {
+        recorded, records, ..
+    } = facts;
     observer.before_changes(topology, ops.len())?;
     let mut run = Run {
         env,
@@ -478,7 +566,7 @@ fn converge(
         outcome: Outcome::default(),
         total: ops.len(),
     };
-    let result = carry_out(&mut run, &ops, goal);
+    let result = carry_out(&mut run, &ops, goal, dns_needed);
     let outcome = match result {
         Ok(()) => run.outcome,
         Err(e) => {
@@ -493,7 +581,7 @@ fn converge(
     Ok(outcome)
 }
 
-fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired) -> Result<(), ApplyError> {
+fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired, dns_needed: bool) -> Result<(), ApplyError> {
     let env = run.env;
     let topology = run.topology;
     let split = ops
@@ -558,7 +646,7 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired) -> Result<(), ApplyError
     if state_changed || dns_relevant {
         env.host.sync_dns(env.state)?;
     } else {
-        env.host.ensure_dns(env.state)?;
+        env.host.ensure_dns(env.state, dns_needed)?;
     }
     for op in &ops[split..] {
         run.exec(op)?;

@@ -6,6 +6,8 @@
 //! removed by the next apply or destroy of that topology. Files netplan did not write are never
 //! removed.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -36,14 +38,18 @@ pub(crate) fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
-/// The topology named in the header of `/etc/netns/NS/hosts`, if netplan wrote it.
-pub(crate) fn owner(etc: &Path, ns: &str) -> Option<String> {
-    let text = read(&hosts_path(etc, ns))?;
-    let first = text.lines().next()?;
+/// The topology named in the header of a `hosts` file, if netplan wrote it.
+fn owner_of(hosts: &str) -> Option<String> {
+    let first = hosts.lines().next()?;
     first
         .strip_prefix(HEADER)?
         .strip_suffix(HEADER_END)
         .map(str::to_string)
+}
+
+/// The topology named in the header of `/etc/netns/NS/hosts`, if netplan wrote it.
+pub(crate) fn owner(etc: &Path, ns: &str) -> Option<String> {
+    owner_of(&read(&hosts_path(etc, ns))?)
 }
 
 /// Writes `content` to `path` (creating the directory), replacing the file atomically.
@@ -88,16 +94,39 @@ pub(crate) fn remove_all(etc: &Path, ns: &str) -> io::Result<()> {
     }
 }
 
-/// Namespace directories under `etc` whose `hosts` file netplan wrote for `topology`, except
-/// those `skip` accepts (they are not even read).
-pub(crate) fn dirs_of(etc: &Path, topology: &str, skip: impl Fn(&str) -> bool) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(etc) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = entries
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|ns| !skip(ns) && owner(etc, ns).as_deref() == Some(topology))
-        .collect();
-    out.sort();
-    out
+/// The files as a run found them, each read at most once: the drift shown in the plan and the
+/// apply that follows compare with the same contents. Only for deciding; writes go to disk.
+#[derive(Debug, Default)]
+pub(crate) struct Cache(RefCell<HashMap<PathBuf, Option<String>>>);
+
+impl Cache {
+    /// The file's content, `None` when it does not exist or cannot be read.
+    pub(crate) fn read(&self, path: &Path) -> Option<String> {
+        if let Some(known) = self.0.borrow().get(path) {
+            return known.clone();
+        }
+        let text = read(path);
+        self.0.borrow_mut().insert(path.to_path_buf(), text.clone());
+        text
+    }
+
+    /// Namespace directories under `etc` whose `hosts` file netplan wrote for `topology`,
+    /// except those `skip` accepts (they are not even read).
+    pub(crate) fn dirs_of(&self, etc: &Path, topology: &str, skip: impl Fn(&str) -> bool) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(etc) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|ns| !skip(ns))
+            .filter(|ns| {
+                self.read(&hosts_path(etc, ns))
+                    .and_then(|t| owner_of(&t))
+                    .as_deref()
+                    == Some(topology)
+            })
+            .collect();
+        out.sort();
+        out
+    }
 }

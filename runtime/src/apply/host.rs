@@ -51,9 +51,9 @@ pub trait Host {
     fn kill_host_process(&self, pid: u32) -> io::Result<()>;
     /// Brings the DNS service in line with the state directory (start, reload or stop it).
     fn sync_dns(&self, state: &StateDir) -> Result<(), DnsError>;
-    /// Makes sure the DNS service runs when the state needs it, without reloading a running one
-    /// (a no-op apply touches nothing).
-    fn ensure_dns(&self, state: &StateDir) -> Result<(), DnsError>;
+    /// Makes sure the DNS service runs when `needed` (some applied container uses it), without
+    /// reloading a running one (a no-op apply touches nothing).
+    fn ensure_dns(&self, state: &StateDir, needed: bool) -> Result<(), DnsError>;
 }
 
 /// The real machine.
@@ -184,9 +184,9 @@ impl Host for LinuxHost {
         }
     }
 
-    fn ensure_dns(&self, state: &StateDir) -> Result<(), DnsError> {
+    fn ensure_dns(&self, state: &StateDir, needed: bool) -> Result<(), DnsError> {
         let Some(exe) = &self.dns_exe else { return Ok(()) };
-        if !dns::needs_service(&state.all_applied()?) {
+        if !needed {
             return Ok(());
         }
         if dns::service::status(state)?.is_some() {
@@ -304,7 +304,7 @@ impl Host for FakeHost<'_> {
         Ok(())
     }
 
-    fn ensure_dns(&self, _state: &StateDir) -> Result<(), DnsError> {
+    fn ensure_dns(&self, _state: &StateDir, _needed: bool) -> Result<(), DnsError> {
         Ok(())
     }
 }

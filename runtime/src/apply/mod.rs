@@ -2,12 +2,14 @@
 //!
 //! # Design: reconciliation
 //! Apply does not replay the plan. It derives the kernel objects a topology needs
-//! ([`wanted`]: bridges, named namespaces, veth pairs, per-namespace files, `run` processes),
+//! (`wanted`: bridges, named namespaces, veth pairs, per-namespace files, `run` processes),
 //! observes what exists ([`Kernel::observe`](crate::kernel::Kernel::observe): one link, address
 //! and route dump in the host and in each relevant namespace), and computes the operations that
-//! turn one into the other ([`reconcile`]). Only objects carrying this topology's ownership tag
+//! turn one into the other (`reconcile`). `netplan apply` reads the kernel and the machine
+//! once ([`prepare`]): the same read gives the drift shown in the plan and the operations
+//! [`apply_ready`] then carries out, so a no-op apply costs one observation. Only objects carrying this topology's ownership tag
 //! (see [`crate::kernel`]) are ever changed or deleted; a foreign object with a clashing name
-//! stops the apply before any change ([`preflight`]). Whatever an earlier run left behind (a
+//! stops the apply before any change (`preflight`). Whatever an earlier run left behind (a
 //! crash, `kill -9`, a failed step, hand edits), the next run sees it in the kernel and
 //! converges: there is no journal to replay and nothing the kernel does not show.
 //!
@@ -47,9 +49,7 @@ mod wanted;
 
 pub use drift::{Drift, add_drift, drift};
 pub use error::ApplyError;
-pub use execute::{
-    Env, Observation, Outcome, apply, apply_observed, destroy, observe_for, record_partial, set_stopped,
-};
+pub use execute::{Env, Outcome, Ready, apply, apply_ready, destroy, prepare, record_partial, set_stopped};
 pub use host::{FakeHost, Host, HostProcess, LinuxHost, is_root};
 pub use observer::{ApplyObserver, NoObserver, ObserverError, Step};
 pub use records::Records;

@@ -3,6 +3,7 @@
 use netplan_lang::model::{Driver, NetworkKind};
 
 use super::ApplyError;
+use super::reconcile::by_name;
 use super::wanted::{Wanted, bridge_addresses};
 use crate::desired::Desired;
 use crate::kernel::{Observed, tag_topology};
@@ -47,6 +48,7 @@ pub(crate) fn names(
     observed: &Observed,
 ) -> Result<(), ApplyError> {
     let topo = w.topology.as_str();
+    let host_links = by_name(&observed.host.links);
     for n in &w.netns {
         let what = format!("container {}", n.container);
         let object = format!("namespace {}", n.name);
@@ -69,7 +71,7 @@ pub(crate) fn names(
         let what = format!("network {}", b.network);
         let object = format!("bridge {}", b.spec.name);
         let expected = tag_topology(Some(&b.spec.tag)).map(str::to_string);
-        if let Some(link) = observed.host.link(&b.spec.name) {
+        if let Some(link) = host_links.get(b.spec.name.as_str()) {
             let owner = owner_of(link.alias.as_deref());
             if owner != expected {
                 return Err(clash(object, owner, topo, what));
@@ -123,7 +125,7 @@ pub(crate) fn names(
     }
     for v in &w.veths {
         let what = format!("the endpoint of container {} on {}", v.container, v.network);
-        if let Some(link) = observed.host.link(&v.spec.host_name) {
+        if let Some(link) = host_links.get(v.spec.host_name.as_str()) {
             let owner = owner_of(link.alias.as_deref());
             if owner.as_deref() != Some(topo) {
                 return Err(clash(

@@ -131,6 +131,10 @@ pub(crate) struct Inputs<'a> {
     pub firewall: Option<FirewallSpec>,
     /// The firewall recorded as applied.
     pub recorded_firewall: Option<FirewallSpec>,
+    /// Whether netplan's nftables table exists now.
+    pub firewall_present: bool,
+    /// Forwarding now (v4, v6).
+    pub forwarding_now: (bool, bool),
     /// Forwarding wanted (v4, v6).
     pub forwarding: (bool, bool),
     /// Recorded `run` processes of this topology.
@@ -140,6 +144,8 @@ pub(crate) struct Inputs<'a> {
     /// Host ends of recorded veth pairs and their namespaces: a pair whose namespace is deleted
     /// goes with it (the kernel removes all its links at once, far faster than one by one).
     pub recorded_veths: HashMap<String, String>,
+    /// The `/etc/netns` files as they are now.
+    pub files: &'a files::Cache,
     pub host: &'a dyn Host,
 }
 
@@ -191,6 +197,11 @@ fn compatible(
         .all(|r| routes.iter().any(|o| o.dst == r.dst && o.gateway == r.gateway))
 }
 
+/// Links by name (lookups for a thousand containers stay linear).
+pub(crate) fn by_name(links: &[Link]) -> HashMap<&str, &Link> {
+    links.iter().map(|l| (l.name.as_str(), l)).collect()
+}
+
 fn sorted(mut v: Vec<IpNet>) -> Vec<IpNet> {
     v.sort();
     v
@@ -202,6 +213,7 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
     let obs = i.observed;
     let shared_tag = tag_for(SHARED_TOPOLOGY);
     let ours = |l: &Link| l.alias.as_deref() == Some(w.tag.as_str());
+    let host_links = by_name(&obs.host.links);
 
     let mut kills = Vec::new();
     let mut del_links = Vec::new();
@@ -235,7 +247,7 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
         });
     }
     for b in &w.bridges {
-        match obs.host.link(&b.spec.name) {
+        match host_links.get(b.spec.name.as_str()).copied() {
             None => creates.push(Op::CreateBridge(b.clone())),
             Some(l) if l.kind != LinkKind::Bridge || !l.up => {
                 recreated_bridges.insert(b.spec.name.as_str());
@@ -369,7 +381,7 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
             obs.objects(Some(ns))
         };
         let what = link_what(None, &v.spec.host_name, &v.container, &v.network);
-        match obs.host.link(&v.spec.host_name) {
+        match host_links.get(v.spec.host_name.as_str()).copied() {
             None => veth_ops.push(Op::CreateVeth(v.clone())),
             Some(host_end) if !compatible(v, host_end, inside, &recreated_bridges) => {
                 del_links.push(Op::DeleteLink {
@@ -465,10 +477,13 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
             .filter(|n| !wanted_ns.contains_key(n.as_str()))
             .cloned(),
     );
-    files_gone.extend(files::dirs_of(&etc, &w.topology, |ns| wanted_ns.contains_key(ns)));
+    files_gone.extend(
+        i.files
+            .dirs_of(&etc, &w.topology, |ns| wanted_ns.contains_key(ns)),
+    );
     for ns in files_gone {
-        if files::read(&files::hosts_path(&etc, &ns)).is_some()
-            || files::read(&files::resolv_path(&etc, &ns)).is_some()
+        if i.files.read(&files::hosts_path(&etc, &ns)).is_some()
+            || i.files.read(&files::resolv_path(&etc, &ns)).is_some()
         {
             del_ns.push(Op::RemoveFiles {
                 container: ns.clone(),
@@ -479,7 +494,7 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
     for f in &w.files {
         let hosts = files::hosts_content(&w.topology, &f.hosts);
         let hosts_path = files::hosts_path(&etc, &f.netns);
-        if files::read(&hosts_path).as_deref() != Some(hosts.as_str()) {
+        if i.files.read(&hosts_path).as_deref() != Some(hosts.as_str()) {
             file_ops.push(Op::WriteFile {
                 path: hosts_path,
                 content: hosts,
@@ -487,7 +502,7 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
             });
         }
         let resolv_path = files::resolv_path(&etc, &f.netns);
-        let current = files::read(&resolv_path);
+        let current = i.files.read(&resolv_path);
         match &f.resolv {
             Some(text) if current.as_deref() != Some(text.as_str()) => file_ops.push(Op::WriteFile {
                 path: resolv_path,
@@ -507,13 +522,13 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
     // ---------------------------------------------------------------- firewall, forwarding
     let mut global = Vec::new();
     match &i.firewall {
-        Some(spec) if i.recorded_firewall.as_ref() != Some(spec) || !i.host.firewall_present() => {
+        Some(spec) if i.recorded_firewall.as_ref() != Some(spec) || !i.firewall_present => {
             global.push(Op::Firewall(Some(spec.clone())));
         }
-        None if i.recorded_firewall.is_some() || i.host.firewall_present() => global.push(Op::Firewall(None)),
+        None if i.recorded_firewall.is_some() || i.firewall_present => global.push(Op::Firewall(None)),
         _ => {}
     }
-    let (v4_now, v6_now) = i.host.forwarding();
+    let (v4_now, v6_now) = i.forwarding_now;
     let (v4, v6) = (i.forwarding.0 && !v4_now, i.forwarding.1 && !v6_now);
     if v4 || v6 {
         global.push(Op::Forwarding { v4, v6 });

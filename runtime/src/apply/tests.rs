@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{Env, FakeHost, NoObserver, apply, destroy, drift, set_stopped};
+use super::{Env, FakeHost, NoObserver, apply, apply_ready, destroy, drift, prepare, set_stopped};
 use crate::desired::Desired;
 use crate::ipam::HostReserved;
 use crate::kernel::{FakeKernel, Kernel, LinkKind, tag_for};
@@ -114,7 +114,7 @@ fn creates_in_dependency_order_and_is_idempotent() {
     let again = apply(env, &d, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
     assert!(again.is_noop(), "{again:?}");
     assert_eq!(f.kernel.calls()[before..].to_vec(), Vec::<String>::new());
-    assert!(drift(env, &d, None).unwrap_or_default().is_empty());
+    assert!(drift(env, &d).unwrap_or_default().is_empty());
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn drift_is_seen_and_repaired() {
         .delete_link(None, &bridge_b)
         .unwrap_or_else(|e| panic!("{e}"));
     host.flush_firewall();
-    let found = drift(env, &d, None).unwrap_or_else(|e| panic!("{e}"));
+    let found = drift(env, &d).unwrap_or_else(|e| panic!("{e}"));
     let text: Vec<String> = found
         .iter()
         .map(|x| format!("{}: {}", x.address, x.message))
@@ -182,12 +182,57 @@ fn drift_is_seen_and_repaired() {
     assert!(text.iter().any(|t| t.starts_with("firewall")), "{text:?}");
     let out = apply(env, &d, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.is_noop());
-    assert!(drift(env, &d, None).unwrap_or_default().is_empty());
+    assert!(drift(env, &d).unwrap_or_default().is_empty());
     assert!(
         apply(env, &d, &mut NoObserver)
             .map(|o| o.is_noop())
             .unwrap_or(false)
     );
+}
+
+/// `netplan apply`'s path: one observation gives the plan's drift and the operations.
+#[test]
+fn prepared_apply_shows_drift_of_the_recorded_state_and_repairs_it() {
+    let f = Fixture::new("ready");
+    let (state, host) = (f.state(), f.host());
+    let env = Env {
+        kernel: &f.kernel,
+        host: &host,
+        state: &state,
+    };
+    let d = desired("t", TWO_NETS);
+    let first = prepare(env, &d).unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.drift().is_empty() && first.recorded().is_none());
+    apply_ready(env, first, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
+    let noop = prepare(env, &d).unwrap_or_else(|e| panic!("{e}"));
+    assert!(noop.drift().is_empty());
+    let before = f.kernel.calls().len();
+    let out = apply_ready(env, noop, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.is_noop(), "{out:?}");
+    assert_eq!(f.kernel.calls()[before..].to_vec(), Vec::<String>::new());
+
+    // Drift, then an apply that also adds a container: the plan shows the drift of what is
+    // recorded (the same as `drift` finds), the apply repairs it and adds the container.
+    let c1 = d.containers[0].endpoints[0].host_veth.clone();
+    f.kernel.delete_link(None, &c1).unwrap_or_else(|e| panic!("{e}"));
+    let (plus, _) = allocate(
+        "t",
+        &format!("{TWO_NETS}container c4 {{ network a }}\n"),
+        &Lock::default(),
+    );
+    let ready = prepare(env, &plus).unwrap_or_else(|e| panic!("{e}"));
+    let alone = drift(env, &d).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ready.drift(), alone.as_slice());
+    assert!(
+        ready.drift().iter().any(|x| x.address == "endpoint.c1.a"),
+        "{:?}",
+        ready.drift()
+    );
+    assert_eq!(ready.recorded(), Some(&d));
+    let out = apply_ready(env, ready, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.containers_up.contains(&"c4".to_string()), "{out:?}");
+    assert!(drift(env, &plus).unwrap_or_default().is_empty());
+    assert!(apply(env, &plus, &mut NoObserver).is_ok_and(|o| o.is_noop()));
 }
 
 #[test]

@@ -22,7 +22,12 @@
 //! The trait is synchronous. [`LinuxKernel`] owns a private current-thread tokio runtime; when a
 //! method is called from inside another tokio runtime it runs its work on a scoped helper thread,
 //! so calling it from async code blocks that worker but does not panic. Prefer `spawn_blocking`.
+//!
+//! [`Kernel::observe`] needs neither: it reads with plain blocking netlink sockets, the host
+//! namespace on the calling thread and the named namespaces on a few worker threads that join
+//! one namespace after another and end afterwards.
 
+mod dump;
 mod error;
 mod fake;
 mod fake_state;

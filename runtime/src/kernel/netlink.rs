@@ -1,9 +1,11 @@
 //! [`LinuxKernel`]: the real [`Kernel`], on rtnetlink, nftables and named namespaces.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::Mutex;
 
 use futures::TryStreamExt;
 use ipnet::IpNet;
@@ -12,13 +14,14 @@ use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
+use super::dump::{self, Dumper};
 use super::error::libc_errno::{EADDRNOTAVAIL, EEXIST};
 use super::netlink_ops::{
     add_route, errno_of, explain_clash, find_link, link_object, loopback_up, nl_io, owned_link,
     promote_secondaries, set_isolated, validate_ifname,
 };
-use super::observe::{dump, link_mac};
-use super::types::{BridgeSpec, FirewallSpec, NetnsInfo, Observed, ProcessSpec, VethSpec};
+use super::observe::link_mac;
+use super::types::{BridgeSpec, FirewallSpec, NetnsInfo, NsObjects, Observed, ProcessSpec, VethSpec};
 use super::{Kernel, KernelError, KernelResult, firewall, is_netplan_tag, netns, process};
 
 /// The real kernel. Works in the network namespace of the thread that called [`LinuxKernel::new`]
@@ -27,6 +30,8 @@ pub struct LinuxKernel {
     rt: Runtime,
     host: Handle,
     _host_conn: JoinHandle<()>,
+    /// A blocking socket in the host namespace for observation dumps.
+    host_dumps: Mutex<Dumper>,
 }
 
 /// A netlink connection; its background task is stopped on drop.
@@ -56,11 +61,22 @@ impl LinuxKernel {
             rtnetlink::new_connection().map_err(|e| KernelError::os("opening", "netlink socket", e))?
         };
         let task = rt.spawn(conn);
+        let host_dumps = Dumper::new().map_err(|e| KernelError::os("opening", "netlink socket", e))?;
         Ok(LinuxKernel {
             rt,
             host,
             _host_conn: task,
+            host_dumps: Mutex::new(host_dumps),
         })
+    }
+
+    /// One link, address and route dump of the host namespace.
+    fn dump_host(&self) -> io::Result<NsObjects> {
+        let mut dumper = self
+            .host_dumps
+            .lock()
+            .map_err(|_| io::Error::other("the host netlink socket is unusable after a panic"))?;
+        dumper.objects()
     }
 
     /// Brings `lo` of the host namespace up (a fresh namespace starts with it down).
@@ -217,27 +233,46 @@ impl LinuxKernel {
 
 impl Kernel for LinuxKernel {
     fn observe(&self, namespaces: &[String]) -> KernelResult<Observed> {
-        let host = self
-            .run(dump(&self.host))
-            .map_err(|e| KernelError::os("observing", "host namespace", nl_io(e)))?;
-        let listed = netns::list().map_err(|e| KernelError::os("listing", netns::NETNS_DIR, e))?;
+        let listed = netns::names().map_err(|e| KernelError::os("listing", netns::NETNS_DIR, e))?;
+        let present: HashSet<&str> = listed.iter().map(String::as_str).collect();
+        let existing: Vec<String> = namespaces
+            .iter()
+            .filter(|ns| present.contains(ns.as_str()))
+            .cloned()
+            .collect();
+        // Worker threads read the namespaces while this one reads the host and the markers.
+        let (host, markers, inside) = std::thread::scope(|s| {
+            let workers = s.spawn(|| dump::dump_namespaces(&existing));
+            let host = self.dump_host();
+            let markers: io::Result<Vec<NetnsInfo>> = listed
+                .iter()
+                .map(|name| {
+                    let tag = netns::read_marker(name)?;
+                    Ok(NetnsInfo {
+                        name: name.clone(),
+                        tag,
+                    })
+                })
+                .collect();
+            (host, markers, workers.join())
+        });
+        let host = host.map_err(|e| KernelError::os("observing", "host namespace", e))?;
+        let netns = markers.map_err(|e| KernelError::os("listing", netns::MARKER_DIR, e))?;
+        let inside = inside.map_err(|_| {
+            KernelError::os(
+                "observing",
+                "named namespaces",
+                io::Error::other("the observer thread failed"),
+            )
+        })?;
         let mut observed = Observed {
             host,
-            netns: listed
-                .into_iter()
-                .map(|(name, tag)| NetnsInfo { name, tag })
-                .collect(),
+            netns,
             inside: Default::default(),
         };
-        for ns in namespaces {
-            if observed.netns(ns).is_none() {
-                continue;
-            }
-            let conn = self.conn(Some(ns), "observing")?;
-            let objects = self
-                .run(dump(&conn.handle))
-                .map_err(|e| KernelError::os("observing", format!("netns {ns}"), nl_io(e)))?;
-            observed.inside.insert(ns.clone(), objects);
+        for (ns, objects) in existing.into_iter().zip(inside) {
+            let objects = objects.map_err(|e| KernelError::os("observing", format!("netns {ns}"), e))?;
+            observed.inside.insert(ns, objects);
         }
         Ok(observed)
     }

@@ -7,7 +7,8 @@
 //! over `/etc`. That directory is left to the DNS layer (`resolv.conf`, `hosts`).
 //!
 //! Namespace switches happen only on fresh `std` threads that exit afterwards (see
-//! [`in_netns`]), never on the caller's thread or a pooled thread.
+//! [`in_netns`], and the observation workers of the kernel layer), never on the caller's thread
+//! or a pooled thread.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -94,8 +95,8 @@ pub fn exists(name: &str) -> bool {
     netns_path(name).exists()
 }
 
-/// Lists every named namespace with its marker (sorted by name).
-pub fn list() -> io::Result<Vec<(String, Option<String>)>> {
+/// Lists every named namespace (sorted by name).
+pub fn names() -> io::Result<Vec<String>> {
     let entries = match fs::read_dir(NETNS_DIR) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -103,12 +104,21 @@ pub fn list() -> io::Result<Vec<(String, Option<String>)>> {
     };
     let mut out = Vec::new();
     for entry in entries {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        let marker = read_marker(&name)?;
-        out.push((name, marker));
+        out.push(entry?.file_name().to_string_lossy().into_owned());
     }
     out.sort();
     Ok(out)
+}
+
+/// Lists every named namespace with its marker (sorted by name).
+pub fn list() -> io::Result<Vec<(String, Option<String>)>> {
+    names()?
+        .into_iter()
+        .map(|name| {
+            let marker = read_marker(&name)?;
+            Ok((name, marker))
+        })
+        .collect()
 }
 
 /// Makes `/run/netns` a shared mount point, as `ip netns add` does, so that namespace mounts

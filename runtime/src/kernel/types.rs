@@ -213,7 +213,11 @@ pub struct Observed {
 impl Observed {
     /// The named namespace `name`, if it exists.
     pub fn netns(&self, name: &str) -> Option<&NetnsInfo> {
-        self.netns.iter().find(|n| n.name == name)
+        // `netns` is sorted by name; a list built by hand may not be, so a miss looks again.
+        match self.netns.binary_search_by(|n| n.name.as_str().cmp(name)) {
+            Ok(i) => self.netns.get(i),
+            Err(_) => self.netns.iter().find(|n| n.name == name),
+        }
     }
 
     /// Objects of `netns` (`None` = host), if observed.
