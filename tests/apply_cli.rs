@@ -529,11 +529,88 @@ fn crash() -> R {
     check(again.contains("No changes."), format!("after crashes:\n{again}"))?;
     let obs = observe(&kernel()?, &[])?;
     check(obs.netns.len() == 24, format!("namespaces: {}", obs.netns.len()))?;
-    ok(&["destroy", &file])?;
+    let names: Vec<&str> = obs.netns.iter().map(|n| n.name.as_str()).collect();
+    ok(&["destroy", &file]).map_err(|e| format!("{e}\nnamespaces before: {names:?}\n{}", ps()))?;
     let after = leftovers()?;
     check(
         after == before,
         format!("leftovers: before {before:?}, after {after:?}\n{}", ps()),
+    )
+}
+
+/// What a crash while a namespace is made leaves behind: its marker alone, or the marker and
+/// the mount point without a namespace on it; and links made but not yet tagged. The next
+/// apply makes them again; destroy leaves nothing.
+fn half_made_namespaces() -> R {
+    let before = leftovers()?;
+    let dir = Dir::new("halfns")?;
+    let file = dir.write(
+        "halfns.net",
+        "network h { subnet 10.83.0.0/24 }\ncontainer h0 { network h }\ncontainer h1 { network h }\n",
+    )?;
+    let io = |e: std::io::Error| e.to_string();
+    std::fs::create_dir_all("/run/netplan/netns").map_err(io)?;
+    std::fs::create_dir_all("/run/netns").map_err(io)?;
+    for ns in ["h0", "h1"] {
+        std::fs::write(format!("/run/netplan/netns/{ns}"), "netplan:halfns\n").map_err(io)?;
+    }
+    std::fs::write("/run/netns/h1", "").map_err(io)?;
+    ok(&["apply", &file])?;
+    let again = ok(&["apply", &file])?;
+    check(
+        again.contains("No changes."),
+        format!("after half-made namespaces:\n{again}"),
+    )?;
+    let obs = observe(&kernel()?, &["h0", "h1"])?;
+    check(
+        obs.inside.len() == 2 && obs.inside.values().all(|o| o.link("eth0").is_some()),
+        format!("namespaces: {:?}", obs.inside.keys().collect::<Vec<_>>()),
+    )?;
+    // Links interrupted before they got their tag: untagged, with the record of their
+    // creation. They are made again; without the record they would be foreign.
+    let mine: Vec<String> = obs
+        .host
+        .links
+        .iter()
+        .filter(|l| l.topology() == Some("halfns"))
+        .map(|l| l.name.clone())
+        .collect();
+    check(mine.len() == 3, format!("bridge and veths: {mine:?}"))?;
+    std::fs::create_dir_all("/run/netplan/links").map_err(io)?;
+    for name in &mine {
+        let st = Command::new("ip")
+            .args(["link", "set", "dev", name, "alias", ""])
+            .status()
+            .map_err(io)?;
+        check(st.success(), format!("untagging {name}"))?;
+        std::fs::write(format!("/run/netplan/links/{name}"), "netplan:halfns\n").map_err(io)?;
+    }
+    let repaired = ok(&["apply", &file])?;
+    check(repaired.contains("Apply complete!"), repaired.clone())?;
+    let again = ok(&["apply", &file])?;
+    check(
+        again.contains("No changes."),
+        format!("after unfinished links:\n{again}"),
+    )?;
+    let obs = observe(&kernel()?, &[])?;
+    let tagged = obs
+        .host
+        .links
+        .iter()
+        .filter(|l| l.topology() == Some("halfns") && !l.unfinished)
+        .count();
+    let records = std::fs::read_dir("/run/netplan/links")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    check(
+        tagged == 3 && records == 0,
+        format!("tagged {tagged}, records {records}"),
+    )?;
+    ok(&["destroy", &file])?;
+    let after = leftovers()?;
+    check(
+        after == before,
+        format!("leftovers: before {before:?}, after {after:?}"),
     )
 }
 
@@ -626,6 +703,11 @@ fn drift_is_shown_and_repaired() {
 #[test]
 fn killed_applies_converge_without_leaks() {
     run("killed_applies_converge_without_leaks", crash);
+}
+
+#[test]
+fn half_made_namespaces_are_made_again() {
+    run("half_made_namespaces_are_made_again", half_made_namespaces);
 }
 
 #[test]

@@ -6,10 +6,14 @@
 # For each size N (containers spread over 10 bridge networks) and each engine, in a fresh
 # throwaway network + mount + pid namespace (nothing reaches the machine's own network):
 #   cold     set up N containers from nothing
-#   noop     the same again (netplan only: a second apply that changes nothing)
-#   add1     add one container to the N
+#   noop     the same again (netplan only: an apply that changes nothing; median of 3)
+#   add1     add one container to the N (netplan: median of 3, the container removed again
+#            untimed in between)
 #   destroy  remove everything
 #   rss      peak memory of the netplan process of the cold apply (KiB)
+# After the raw lines, a summary per N: per-container cold time of each engine, netavark's
+# over netplan's (target >= 10), netplan's over ip -batch's (target <= 1.5) and add1 as a
+# share of netplan's cold apply (target < 5 %).
 # Every engine creates one named namespace, one veth pair (container end created inside the
 # namespace as eth0 with a fixed MAC), an address and a default route per container, and 10
 # bridges with their gateway addresses. netplan also writes /etc/netns files, installs its
@@ -41,12 +45,20 @@ if [ "${1:-}" = "--one" ]; then
   case $engine in
   netplan)
     # Both files are topology "bench" (a topology is named after its file).
+    median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
     t0=$(now); /usr/bin/time -o rss -f %M "$NETPLAN" apply "base$n/bench.net" >/dev/null; t1=$(now)
-    "$NETPLAN" apply "base$n/bench.net" >/dev/null; t2=$(now)
+    noop=()
+    for _ in 1 2 3; do
+      a=$(now); "$NETPLAN" apply "base$n/bench.net" >/dev/null; b=$(now); noop+=("$(elapsed "$a" "$b")")
+    done
     cp "base$n/bench.net.lock" "plus$n/bench.net.lock"
-    "$NETPLAN" apply "plus$n/bench.net" >/dev/null 2>&1; t3=$(now)
-    "$NETPLAN" destroy "plus$n/bench.net" >/dev/null; t4=$(now)
-    echo "netplan $n $(elapsed "$t0" "$t1") $(elapsed "$t1" "$t2") $(elapsed "$t2" "$t3") $(elapsed "$t3" "$t4") $(cat rss)"
+    add=()
+    for k in 1 2 3; do
+      a=$(now); "$NETPLAN" apply "plus$n/bench.net" >/dev/null 2>&1; b=$(now); add+=("$(elapsed "$a" "$b")")
+      if ((k < 3)); then "$NETPLAN" apply "base$n/bench.net" >/dev/null; fi
+    done
+    t3=$(now); "$NETPLAN" destroy "plus$n/bench.net" >/dev/null; t4=$(now)
+    echo "netplan $n $(elapsed "$t0" "$t1") $(median "${noop[@]}") $(median "${add[@]}") $(elapsed "$t3" "$t4") $(cat rss)"
     ;;
   netavark)
     mkdir -p nvconf
@@ -113,11 +125,22 @@ JSON
 }
 
 printf '%-9s %6s %9s %9s %9s %9s %9s\n' engine N cold_s noop_s add1_s destroy_s rss_KiB
+: >"$work/results"
 for n in "${sizes[@]}"; do
   gen "$n"
   for engine in netplan ipbatch netavark; do
     line=$(unshare --net --mount --pid --fork --mount-proc -- bash "$0" --one "$engine" "$n" "$work")
+    echo "$line" >>"$work/results"
     # shellcheck disable=SC2086
     printf '%-9s %6s %9s %9s %9s %9s %9s\n' $line
   done
 done
+echo
+printf '%6s %13s %13s %13s %16s %16s %10s\n' N netplan_ms/c ipbatch_ms/c netavark_ms/c netavark/netplan netplan/ipbatch add1/cold
+awk '{ cold[$1 " " $2] = $3; add[$1 " " $2] = $5; seen[$2] = 1 }
+  END {
+    for (n in seen) {
+      p = cold["netplan " n] / n * 1000; b = cold["ipbatch " n] / n * 1000; v = cold["netavark " n] / n * 1000
+      printf "%6d %13.2f %13.2f %13.2f %15.1fx %15.2fx %9.1f%%\n", n, p, b, v, v / p, p / b, add["netplan " n] / cold["netplan " n] * 100
+    }
+  }' "$work/results" | sort -n

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::ApplyError;
-use super::execute::{Env, Facts, Op, operations};
+use super::execute::{Env, Facts, Op, observe, operations};
 use super::wanted::wanted;
 use crate::desired::Desired;
 use crate::diff::{Action, Change, Kind, Plan};
@@ -180,9 +180,9 @@ pub(crate) fn of_op(op: &Op) -> Option<Drift> {
 /// only; needs the rights to observe the kernel. [`prepare`](super::prepare) gives the same
 /// for the apply that follows, from the same read of the kernel.
 pub fn drift(env: Env, recorded: &Desired) -> Result<Vec<Drift>, ApplyError> {
-    let facts = Facts::load(env, &recorded.topology)?;
+    let mut facts = Facts::load(env, &recorded.topology)?;
     let w = wanted(recorded, &facts.resolv_conf);
-    let observed = env.kernel.observe(&w.namespaces()).map_err(ApplyError::Observe)?;
+    let observed = observe(env, &mut facts, &w.namespaces())?;
     let ops = operations(env, &facts, &w, Some(recorded), &observed);
     Ok(ops.iter().filter_map(of_op).collect())
 }

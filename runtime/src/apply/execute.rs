@@ -1,6 +1,7 @@
 //! Carrying out a reconciliation: apply, destroy, stop and start.
 
 use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -22,8 +23,8 @@ use crate::state::StateDir;
 pub struct Env<'a> {
     /// Kernel objects.
     pub kernel: &'a dyn Kernel,
-    /// Sysctls, processes, files, DNS.
-    pub host: &'a dyn Host,
+    /// Sysctls, processes, files, DNS (read from a helper thread while the kernel is observed).
+    pub host: &'a (dyn Host + Sync),
     /// Where applied states are recorded.
     pub state: &'a StateDir,
 }
@@ -96,7 +97,7 @@ impl Ready {
 /// and works out the apply of `new` and the drift of the recorded state.
 pub fn prepare(env: Env, new: &Desired) -> Result<Ready, ApplyError> {
     preflight::overlay(new)?;
-    let facts = Facts::load(env, &new.topology)?;
+    let mut facts = Facts::load(env, &new.topology)?;
     let w = wanted(new, &facts.resolv_conf);
     let mut names = w.namespaces();
     if let Some(r) = &facts.recorded {
@@ -104,7 +105,7 @@ pub fn prepare(env: Env, new: &Desired) -> Result<Ready, ApplyError> {
     }
     names.sort();
     names.dedup();
-    let observed = env.kernel.observe(&names).map_err(ApplyError::Observe)?;
+    let observed = observe(env, &mut facts, &names)?;
     let ops = operations(env, &facts, &w, Some(new), &observed);
     let drift = match &facts.recorded {
         // The same state: its repairs are exactly the apply's operations.
@@ -447,6 +448,8 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
+    /// Reads the state directory and the host's `resolv.conf`; the rest comes with the
+    /// observation ([`observe`]).
     pub(crate) fn load(env: Env, topology: &str) -> Result<Facts, ApplyError> {
         let mut others = Vec::new();
         let mut recorded = None;
@@ -462,8 +465,8 @@ impl Facts {
             recorded,
             records: Records::load(env.state, topology)?,
             recorded_firewall: records::load_firewall(env.state)?,
-            firewall_present: env.host.firewall_present(),
-            forwarding: env.host.forwarding(),
+            firewall_present: false,
+            forwarding: (false, false),
             resolv_conf: env.host.resolv_conf(),
             files: files::Cache::default(),
         })
@@ -474,6 +477,36 @@ impl Facts {
         crate::dns::needs_service(&self.others)
             || target.is_some_and(|t| crate::dns::needs_service(std::slice::from_ref(t)))
     }
+}
+
+/// Observes the kernel (the host and `namespaces`) on this thread while another reads the rest
+/// of `facts` meanwhile: whether the firewall is there, forwarding, and the `/etc/netns` files
+/// of `namespaces`.
+pub(crate) fn observe(env: Env, facts: &mut Facts, namespaces: &[String]) -> Result<Observed, ApplyError> {
+    let host = env.host;
+    let etc = host.etc_netns();
+    let read_machine = || {
+        let files: Vec<(PathBuf, Option<String>)> = namespaces
+            .iter()
+            .flat_map(|ns| [files::hosts_path(&etc, ns), files::resolv_path(&etc, ns)])
+            .map(|path| {
+                let text = files::read(&path);
+                (path, text)
+            })
+            .collect();
+        (host.firewall_present(), host.forwarding(), files)
+    };
+    let (observed, machine) = std::thread::scope(|s| {
+        let side = s.spawn(read_machine);
+        (env.kernel.observe(namespaces), side.join())
+    });
+    // Should the helper thread have died, the files are read when needed.
+    let (present, forwarding, files) =
+        machine.unwrap_or_else(|_| (host.firewall_present(), host.forwarding(), Vec::new()));
+    facts.firewall_present = present;
+    facts.forwarding = forwarding;
+    facts.files.seed(files);
+    observed.map_err(ApplyError::Observe)
 }
 
 /// The operations that take the machine from `observed` to `w` (the objects of `target`;
@@ -529,11 +562,11 @@ fn converge(
     target: Option<&Desired>,
     observer: &mut dyn ApplyObserver,
 ) -> Result<Outcome, ApplyError> {
-    let facts = Facts::load(env, topology)?;
+    let mut facts = Facts::load(env, topology)?;
     let empty = nothing_of(topology);
     let goal = target.unwrap_or(&empty);
     let w = wanted(goal, &facts.resolv_conf);
-    let observed = env.kernel.observe(&w.namespaces()).map_err(ApplyError::Observe)?;
+    let observed = observe(env, &mut facts, &w.namespaces())?;
     preflight::names(&w, goal, &facts.others, &observed)?;
     let ops = operations(env, &facts, &w, target, &observed);
     drop(observed);
@@ -573,7 +606,10 @@ fn run_ops(
             // Record what exists now, so that plan shows what is left; the next apply converges.
             let _ = run.records.save(env.state, topology);
             let _ = record_partial(env, topology, target, recorded.as_ref());
-            let _ = env.host.sync_dns(env.state);
+            // The DNS service follows what is recorded now (unknown: leave it alone).
+            if let Ok(applied) = env.state.all_applied() {
+                let _ = env.host.sync_dns(env.state, crate::dns::needs_service(&applied));
+            }
             return Err(e);
         }
     };
@@ -644,7 +680,7 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired, dns_needed: bool) -> Res
         )
     });
     if state_changed || dns_relevant {
-        env.host.sync_dns(env.state)?;
+        env.host.sync_dns(env.state, dns_needed)?;
     } else {
         env.host.ensure_dns(env.state, dns_needed)?;
     }

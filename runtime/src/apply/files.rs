@@ -100,6 +100,11 @@ pub(crate) fn remove_all(etc: &Path, ns: &str) -> io::Result<()> {
 pub(crate) struct Cache(RefCell<HashMap<PathBuf, Option<String>>>);
 
 impl Cache {
+    /// Adds contents read elsewhere (`None`: the file does not exist).
+    pub(crate) fn seed(&self, read: Vec<(PathBuf, Option<String>)>) {
+        self.0.borrow_mut().extend(read);
+    }
+
     /// The file's content, `None` when it does not exist or cannot be read.
     pub(crate) fn read(&self, path: &Path) -> Option<String> {
         if let Some(known) = self.0.borrow().get(path) {

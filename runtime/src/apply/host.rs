@@ -49,8 +49,9 @@ pub trait Host {
     fn spawn_host_process(&self, spec: &HostProcess) -> io::Result<u32>;
     /// Stops host process `pid` (its process group: SIGTERM, then SIGKILL).
     fn kill_host_process(&self, pid: u32) -> io::Result<()>;
-    /// Brings the DNS service in line with the state directory (start, reload or stop it).
-    fn sync_dns(&self, state: &StateDir) -> Result<(), DnsError>;
+    /// Brings the DNS service in line with the state directory: reloads or starts it when
+    /// `needed` (some applied container uses it), stops it otherwise.
+    fn sync_dns(&self, state: &StateDir, needed: bool) -> Result<(), DnsError>;
     /// Makes sure the DNS service runs when `needed` (some applied container uses it), without
     /// reloading a running one (a no-op apply touches nothing).
     fn ensure_dns(&self, state: &StateDir, needed: bool) -> Result<(), DnsError>;
@@ -177,10 +178,12 @@ impl Host for LinuxHost {
         Err(io::Error::from(io::ErrorKind::TimedOut))
     }
 
-    fn sync_dns(&self, state: &StateDir) -> Result<(), DnsError> {
-        match &self.dns_exe {
-            Some(exe) => dns::service::sync(state, exe).map(|_| ()),
-            None => Ok(()),
+    fn sync_dns(&self, state: &StateDir, needed: bool) -> Result<(), DnsError> {
+        let Some(exe) = &self.dns_exe else { return Ok(()) };
+        if needed {
+            dns::service::ensure_running(state, exe).map(|_| ())
+        } else {
+            dns::service::stop(state).map(|_| ())
         }
     }
 
@@ -297,7 +300,7 @@ impl Host for FakeHost<'_> {
         Ok(())
     }
 
-    fn sync_dns(&self, _state: &StateDir) -> Result<(), DnsError> {
+    fn sync_dns(&self, _state: &StateDir, _needed: bool) -> Result<(), DnsError> {
         if let Ok(mut g) = self.dns_syncs.lock() {
             *g += 1;
         }

@@ -164,6 +164,7 @@ fn compatible(
     recreated_bridges: &HashSet<&str>,
 ) -> bool {
     if host_end.kind != LinkKind::Veth
+        || host_end.unfinished
         || host_end.master.as_deref() != Some(v.spec.bridge.as_str())
         || !host_end.up
         || recreated_bridges.contains(v.spec.bridge.as_str())
@@ -249,7 +250,7 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
     for b in &w.bridges {
         match host_links.get(b.spec.name.as_str()).copied() {
             None => creates.push(Op::CreateBridge(b.clone())),
-            Some(l) if l.kind != LinkKind::Bridge || !l.up => {
+            Some(l) if l.kind != LinkKind::Bridge || !l.up || l.unfinished => {
                 recreated_bridges.insert(b.spec.name.as_str());
                 del_bridges.push(Op::DeleteBridge {
                     name: b.spec.name.clone(),
@@ -287,7 +288,9 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
     let wanted_ns: HashMap<&str, &WantNetns> = w.netns.iter().map(|n| (n.name.as_str(), n)).collect();
     let mut new_ns: HashSet<&str> = HashSet::new();
     for n in &w.netns {
-        if obs.netns(&n.name).is_none() {
+        // Listed but not observed inside: a mount point without its namespace (a crash while
+        // it was made); creating the namespace replaces it.
+        if obs.netns(&n.name).is_none() || obs.objects(Some(&n.name)).is_none() {
             new_ns.insert(n.name.as_str());
             ns_creates.push(Op::CreateNetns(n.clone()));
         }
@@ -365,7 +368,8 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
             .recorded_veths
             .get(&l.name)
             .is_some_and(|ns| gone.contains(ns.as_str()));
-        if !wanted_veths.contains_key(l.name.as_str()) && !with_netns {
+        // An unfinished pair is deleted by name even so: that also ends its creation record.
+        if !wanted_veths.contains_key(l.name.as_str()) && (!with_netns || l.unfinished) {
             del_links.push(Op::DeleteLink {
                 netns: None,
                 name: l.name.clone(),

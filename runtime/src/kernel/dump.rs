@@ -13,6 +13,7 @@ use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::sched::{CloneFlags, setns};
+use nix::sys::statfs::{NSFS_MAGIC, fstatfs};
 use rtnetlink::packet_core::{
     NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkMessage,
 };
@@ -20,8 +21,8 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::address::AddressMessage;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
 use rtnetlink::packet_route::route::{RouteHeader, RouteMessage};
+use rtnetlink::sys::Socket;
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
-use rtnetlink::sys::{Socket, SocketAddr};
 
 use super::netns;
 use super::observe::Collector;
@@ -83,6 +84,16 @@ fn requests() -> [Vec<u8>; 3] {
     ]
 }
 
+/// A `NETLINK_ROUTE` socket in the calling thread's current namespace. It needs no `bind`
+/// (the kernel assigns an address on the first send) and no `connect` (unaddressed messages go
+/// to the kernel).
+fn socket() -> io::Result<Socket> {
+    let sock = Socket::new(NETLINK_ROUTE)?;
+    // Lets the kernel filter dumps (the route table); older kernels refuse, which is fine.
+    let _ = sock.set_netlink_get_strict_chk(true);
+    Ok(sock)
+}
+
 /// Whether a message ends the dump it belongs to.
 enum Next {
     More,
@@ -92,17 +103,19 @@ enum Next {
 impl Dumper {
     /// Opens a socket in the calling thread's current network namespace.
     pub(crate) fn new() -> io::Result<Dumper> {
-        let mut sock = Socket::new(NETLINK_ROUTE)?;
-        // Lets the kernel filter dumps (the route table); older kernels refuse, which is fine.
-        let _ = sock.set_netlink_get_strict_chk(true);
-        sock.bind_auto()?;
-        sock.connect(&SocketAddr::new(0, 0))?;
         Ok(Dumper {
-            sock,
+            sock: socket()?,
             buf: Vec::with_capacity(RECV_BUF),
             seq: 0,
             requests: requests(),
         })
+    }
+
+    /// Replaces the socket with one in the calling thread's current network namespace (after
+    /// a `setns`), keeping the buffers.
+    fn reopen(&mut self) -> io::Result<()> {
+        self.sock = socket()?;
+        Ok(())
     }
 
     /// Sends dump request `which` and hands the payload of every answer message of type
@@ -192,16 +205,25 @@ fn classify(kind: u16, payload: &[u8]) -> io::Result<Next> {
 }
 
 /// Joins named namespace `name` on the calling thread and dumps it.
-fn dump_one(name: &str) -> io::Result<NsObjects> {
+/// `dumper` is the worker's: its buffers serve every namespace, its socket is replaced.
+/// `None` when `/run/netns/NAME` is a plain file, not a namespace.
+fn dump_one(name: &str, dumper: &mut Option<Dumper>) -> io::Result<Option<NsObjects>> {
     netns::validate_name(name).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
     let target = File::open(netns::netns_path(name))?;
+    if fstatfs(&target).map_err(io::Error::from)?.filesystem_type() != NSFS_MAGIC {
+        return Ok(None);
+    }
     setns(target.as_fd(), CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
-    Dumper::new()?.objects()
+    if let Some(d) = dumper {
+        d.reopen()?;
+        return d.objects().map(Some);
+    }
+    dumper.insert(Dumper::new()?).objects().map(Some)
 }
 
 /// Dumps every namespace of `names` from a few worker threads that end afterwards. The results
-/// come in the order of `names`.
-pub(crate) fn dump_namespaces(names: &[String]) -> Vec<io::Result<NsObjects>> {
+/// come in the order of `names`; `None` for a name that is not a namespace.
+pub(crate) fn dump_namespaces(names: &[String]) -> Vec<io::Result<Option<NsObjects>>> {
     if names.is_empty() {
         return Vec::new();
     }
@@ -211,15 +233,16 @@ pub(crate) fn dump_namespaces(names: &[String]) -> Vec<io::Result<NsObjects>> {
         .min(names.len().div_ceil(PER_WORKER))
         .max(1);
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<io::Result<NsObjects>>> =
+    let mut results: Vec<Option<io::Result<Option<NsObjects>>>> =
         std::iter::repeat_with(|| None).take(names.len()).collect();
     std::thread::scope(|s| {
         let work = || {
             let mut mine = Vec::new();
+            let mut dumper = None;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(name) = names.get(i) else { break };
-                mine.push((i, dump_one(name)));
+                mine.push((i, dump_one(name, &mut dumper)));
             }
             mine
         };

@@ -89,6 +89,7 @@ impl FakeKernel {
                 alias: None,
                 up: false,
                 isolated: false,
+                unfinished: false,
             });
         }
     }
@@ -208,6 +209,7 @@ impl Kernel for FakeKernel {
             alias: Some(spec.tag.clone()),
             up: true,
             isolated: false,
+            unfinished: false,
         });
         for a in &spec.addresses {
             st.host.add_address(&spec.name, *a);
@@ -262,6 +264,7 @@ impl Kernel for FakeKernel {
             alias: Some(spec.tag.clone()),
             up: true,
             isolated: spec.isolated,
+            unfinished: false,
         });
         let Some(ns) = st.ns_mut(Some(&spec.netns)) else {
             return Err(KernelError::missing("creating", format!("netns {}", spec.netns)));
@@ -277,6 +280,7 @@ impl Kernel for FakeKernel {
             alias: Some(spec.tag.clone()),
             up: true,
             isolated: false,
+            unfinished: false,
         });
         for a in &spec.addresses {
             ns.add_address(&spec.peer_name, *a);

@@ -38,6 +38,7 @@ impl Ns {
             alias: None,
             up: true,
             isolated: false,
+            unfinished: false,
         });
         for a in ["127.0.0.1/8", "::1/128"] {
             if let Ok(addr) = a.parse() {

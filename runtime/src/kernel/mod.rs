@@ -36,6 +36,7 @@ mod netlink;
 mod netlink_ops;
 pub mod netns;
 mod observe;
+mod pending;
 mod process;
 pub mod sandbox;
 mod types;
@@ -80,7 +81,8 @@ pub trait Kernel {
     fn observe(&self, namespaces: &[String]) -> KernelResult<Observed>;
 
     /// Creates named namespace `name` (like `ip netns add`), brings its `lo` up and writes the
-    /// ownership marker containing `tag`.
+    /// ownership marker containing `tag` (first: a crash halfway leaves a namespace, or a mount
+    /// point without one, that netplan knows as its own; the latter is replaced).
     fn create_netns(&self, name: &str, tag: &str) -> KernelResult<()>;
 
     /// Deletes named namespace `name`; refuses when it carries no netplan marker. The kernel

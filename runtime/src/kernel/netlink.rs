@@ -22,7 +22,7 @@ use super::netlink_ops::{
 };
 use super::observe::link_mac;
 use super::types::{BridgeSpec, FirewallSpec, NetnsInfo, NsObjects, Observed, ProcessSpec, VethSpec};
-use super::{Kernel, KernelError, KernelResult, firewall, is_netplan_tag, netns, process};
+use super::{Kernel, KernelError, KernelResult, firewall, is_netplan_tag, netns, pending, process};
 
 /// The real kernel. Works in the network namespace of the thread that called [`LinuxKernel::new`]
 /// (the "host"); named namespaces are reached through `/run/netns`.
@@ -137,6 +137,85 @@ impl LinuxKernel {
             Ok(_) => Err(KernelError::foreign(op, object)),
             Err(e) => Err(KernelError::os(op, object, e)),
         }
+    }
+
+    /// Creates host link `name` through `make`, with a record of the creation in between
+    /// ([`pending`]): should netplan die before the link carries `tag`, the next run still
+    /// knows it as its own.
+    fn recording(
+        &self,
+        name: &str,
+        tag: &str,
+        object: &str,
+        make: impl FnOnce() -> KernelResult<()>,
+    ) -> KernelResult<()> {
+        pending::mark(name, tag).map_err(|e| KernelError::os("recording the creation of", object, e))?;
+        let made = make();
+        // Made and tagged, or not made (or removed again): the record has served. One left
+        // behind would let a later foreign link of that name pass for netplan's.
+        pending::clear(name).map_err(|e| KernelError::os("removing", pending::PENDING_DIR, e))?;
+        made
+    }
+
+    fn make_bridge(&self, spec: &BridgeSpec, op: &str, object: &str) -> KernelResult<()> {
+        self.run(async {
+            let b = LinkBridge::new(&spec.name);
+            if let Err(e) = self.host.link().add(b.build()).execute().await {
+                let e = nl_io(e);
+                if errno_of(&e) == EEXIST {
+                    return Err(explain_clash(&self.host, None, &spec.name, op, object, e).await);
+                }
+                return Err(KernelError::os(op, object, e));
+            }
+            if let Err(err) = self.finish_bridge(spec, object).await {
+                if let Ok(Some(m)) = find_link(&self.host, &spec.name).await {
+                    let _ = self.host.link().del(m.header.index).execute().await;
+                }
+                return Err(err);
+            }
+            Ok(())
+        })
+    }
+
+    fn make_veth(&self, spec: &VethSpec, op: &str, object: &str) -> KernelResult<()> {
+        let ns_file = File::open(netns::netns_path(&spec.netns))
+            .map_err(|e| KernelError::os(op, format!("netns {}", spec.netns), e))?;
+        let ns = self.conn(Some(&spec.netns), op)?;
+        self.run(async {
+            let bridge = owned_link(&self.host, None, &spec.bridge, "attaching a veth to").await?;
+            let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+                .name(spec.peer_name.clone())
+                .setns_by_fd(ns_file.as_raw_fd());
+            let mut veth = LinkVeth::new(&spec.host_name, &spec.peer_name).controller(bridge.header.index);
+            if let Some(mtu) = spec.mtu {
+                peer = peer.mtu(mtu);
+                veth = veth.mtu(mtu);
+            }
+            if let Some(mac) = spec.mac {
+                peer = peer.address(mac.0.to_vec());
+            }
+            let veth = veth.set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
+            if let Err(e) = self.host.link().add(veth.build()).execute().await {
+                let e = nl_io(e);
+                if errno_of(&e) == EEXIST {
+                    let clash = explain_clash(&self.host, None, &spec.host_name, op, object, e).await;
+                    if let KernelError::Foreign { .. } = clash {
+                        return Err(clash);
+                    }
+                    let again = io::Error::from_raw_os_error(EEXIST);
+                    let ns_name = Some(spec.netns.as_str());
+                    return Err(explain_clash(&ns.handle, ns_name, &spec.peer_name, op, object, again).await);
+                }
+                return Err(KernelError::os(op, object, e));
+            }
+            if let Err(err) = self.finish_veth(spec, &ns.handle, object).await {
+                if let Ok(Some(m)) = find_link(&self.host, &spec.host_name).await {
+                    let _ = self.host.link().del(m.header.index).execute().await;
+                }
+                return Err(err);
+            }
+            Ok(())
+        })
     }
 
     async fn finish_bridge(&self, spec: &BridgeSpec, object: &str) -> KernelResult<()> {
@@ -256,7 +335,14 @@ impl Kernel for LinuxKernel {
                 .collect();
             (host, markers, workers.join())
         });
-        let host = host.map_err(|e| KernelError::os("observing", "host namespace", e))?;
+        let mut host = host.map_err(|e| KernelError::os("observing", "host namespace", e))?;
+        let unfinished = pending::all().map_err(|e| KernelError::os("listing", pending::PENDING_DIR, e))?;
+        for link in host.links.iter_mut().filter(|l| l.alias.is_none()) {
+            if let Some(tag) = unfinished.get(&link.name).filter(|t| is_netplan_tag(Some(t))) {
+                link.alias = Some(tag.clone());
+                link.unfinished = true;
+            }
+        }
         let netns = markers.map_err(|e| KernelError::os("listing", netns::MARKER_DIR, e))?;
         let inside = inside.map_err(|_| {
             KernelError::os(
@@ -271,8 +357,12 @@ impl Kernel for LinuxKernel {
             inside: Default::default(),
         };
         for (ns, objects) in existing.into_iter().zip(inside) {
-            let objects = objects.map_err(|e| KernelError::os("observing", format!("netns {ns}"), e))?;
-            observed.inside.insert(ns, objects);
+            // `None`: a mount point without a namespace (see `create_netns`), listed but empty.
+            if let Some(objects) =
+                objects.map_err(|e| KernelError::os("observing", format!("netns {ns}"), e))?
+            {
+                observed.inside.insert(ns, objects);
+            }
         }
         Ok(observed)
     }
@@ -285,16 +375,25 @@ impl Kernel for LinuxKernel {
             reason,
         })?;
         if netns::exists(name) {
-            return match netns::read_marker(name) {
+            match netns::read_marker(name) {
                 Ok(Some(t)) if is_netplan_tag(Some(&t)) => {
-                    Err(KernelError::os(op, object, io::Error::from_raw_os_error(EEXIST)))
+                    if netns::is_namespace(name) {
+                        return Err(KernelError::os(op, object, io::Error::from_raw_os_error(EEXIST)));
+                    }
+                    // netplan's own mount point that a crash left unmounted: made again below.
+                    netns::remove(name).map_err(|e| KernelError::os(op, &object, e))?;
                 }
-                _ => Err(KernelError::foreign(op, object)),
-            };
+                _ => return Err(KernelError::foreign(op, object)),
+            }
         }
-        netns::add(name).map_err(|e| KernelError::os(op, &object, e))?;
+        // The marker comes first: a crash while the namespace is made leaves one netplan
+        // recognises as its own (and makes again, or removes), never an unowned one.
+        netns::write_marker(name, tag).map_err(|e| KernelError::os("writing marker of", &object, e))?;
+        if let Err(e) = netns::add(name) {
+            let _ = netns::remove_marker(name);
+            return Err(KernelError::os(op, &object, e));
+        }
         let finish = || -> KernelResult<()> {
-            netns::write_marker(name, tag).map_err(|e| KernelError::os("writing marker of", &object, e))?;
             let conn = self.conn(Some(name), op)?;
             self.run(loopback_up(&conn.handle))
                 .map_err(|e| KernelError::os("bringing up lo in", &object, e))
@@ -319,22 +418,8 @@ impl Kernel for LinuxKernel {
         let op = "creating";
         let object = format!("bridge {}", spec.name);
         validate_ifname(&object, &spec.name)?;
-        self.run(async {
-            let b = LinkBridge::new(&spec.name);
-            if let Err(e) = self.host.link().add(b.build()).execute().await {
-                let e = nl_io(e);
-                if errno_of(&e) == EEXIST {
-                    return Err(explain_clash(&self.host, None, &spec.name, op, &object, e).await);
-                }
-                return Err(KernelError::os(op, object, e));
-            }
-            if let Err(err) = self.finish_bridge(spec, &object).await {
-                if let Ok(Some(m)) = find_link(&self.host, &spec.name).await {
-                    let _ = self.host.link().del(m.header.index).execute().await;
-                }
-                return Err(err);
-            }
-            Ok(())
+        self.recording(&spec.name, &spec.tag, &object, || {
+            self.make_bridge(spec, op, &object)
         })
     }
 
@@ -347,45 +432,8 @@ impl Kernel for LinuxKernel {
         validate_ifname(&object, &spec.host_name)?;
         validate_ifname(&object, &spec.peer_name)?;
         self.owned_netns(&spec.netns, op)?;
-        let ns_file = File::open(netns::netns_path(&spec.netns))
-            .map_err(|e| KernelError::os(op, format!("netns {}", spec.netns), e))?;
-        let ns = self.conn(Some(&spec.netns), op)?;
-        self.run(async {
-            let bridge = owned_link(&self.host, None, &spec.bridge, "attaching a veth to").await?;
-            let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
-                .name(spec.peer_name.clone())
-                .setns_by_fd(ns_file.as_raw_fd());
-            let mut veth = LinkVeth::new(&spec.host_name, &spec.peer_name).controller(bridge.header.index);
-            if let Some(mtu) = spec.mtu {
-                peer = peer.mtu(mtu);
-                veth = veth.mtu(mtu);
-            }
-            if let Some(mac) = spec.mac {
-                peer = peer.address(mac.0.to_vec());
-            }
-            let veth = veth.set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
-            if let Err(e) = self.host.link().add(veth.build()).execute().await {
-                let e = nl_io(e);
-                if errno_of(&e) == EEXIST {
-                    let clash = explain_clash(&self.host, None, &spec.host_name, op, &object, e).await;
-                    if let KernelError::Foreign { .. } = clash {
-                        return Err(clash);
-                    }
-                    let again = io::Error::from_raw_os_error(EEXIST);
-                    let ns_name = Some(spec.netns.as_str());
-                    return Err(
-                        explain_clash(&ns.handle, ns_name, &spec.peer_name, op, &object, again).await,
-                    );
-                }
-                return Err(KernelError::os(op, object, e));
-            }
-            if let Err(err) = self.finish_veth(spec, &ns.handle, &object).await {
-                if let Ok(Some(m)) = find_link(&self.host, &spec.host_name).await {
-                    let _ = self.host.link().del(m.header.index).execute().await;
-                }
-                return Err(err);
-            }
-            Ok(())
+        self.recording(&spec.host_name, &spec.tag, &object, || {
+            self.make_veth(spec, op, &object)
         })
     }
 
@@ -400,7 +448,12 @@ impl Kernel for LinuxKernel {
                 .execute()
                 .await
                 .map_err(|e| KernelError::os(op, link_object(netns, name), nl_io(e)))
-        })
+        })?;
+        if netns.is_none() {
+            // An interrupted creation of it is over too.
+            pending::clear(name).map_err(|e| KernelError::os("removing", pending::PENDING_DIR, e))?;
+        }
+        Ok(())
     }
 
     fn set_link_mtu(&self, netns: Option<&str>, name: &str, mtu: u32) -> KernelResult<()> {

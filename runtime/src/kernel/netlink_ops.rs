@@ -11,7 +11,7 @@ use rtnetlink::{Handle, LinkBridgePort, LinkUnspec, RouteMessageBuilder};
 use super::error::libc_errno::ENODEV;
 use super::observe::link_alias;
 use super::types::RouteSpec;
-use super::{KernelError, KernelResult, is_netplan_tag, netns};
+use super::{KernelError, KernelResult, is_netplan_tag, netns, pending};
 
 /// Converts an rtnetlink error into the matching OS error.
 pub(super) fn nl_io(e: rtnetlink::Error) -> io::Error {
@@ -68,7 +68,9 @@ pub(super) async fn find_link(h: &Handle, name: &str) -> io::Result<Option<LinkM
     }
 }
 
-/// Looks up a link that netplan must own: missing and foreign links are errors.
+/// Looks up a link that netplan must own: missing and foreign links are errors. An untagged
+/// host link is netplan's when its creation was recorded ([`pending`](super::pending)): netplan
+/// was interrupted while making it.
 pub(super) async fn owned_link(
     h: &Handle,
     netns: Option<&str>,
@@ -79,8 +81,13 @@ pub(super) async fn owned_link(
     match find_link(h, name).await {
         Err(e) => Err(KernelError::os(op, object, e)),
         Ok(None) => Err(KernelError::missing(op, object)),
-        Ok(Some(m)) if !is_netplan_tag(link_alias(&m)) => Err(KernelError::foreign(op, object)),
-        Ok(Some(m)) => Ok(m),
+        Ok(Some(m)) if is_netplan_tag(link_alias(&m)) => Ok(m),
+        Ok(Some(m)) if link_alias(&m).is_none() && netns.is_none() => match pending::read(name) {
+            Ok(Some(tag)) if is_netplan_tag(Some(&tag)) => Ok(m),
+            Ok(_) => Err(KernelError::foreign(op, object)),
+            Err(e) => Err(KernelError::os(op, object, e)),
+        },
+        Ok(Some(_)) => Err(KernelError::foreign(op, object)),
     }
 }
 

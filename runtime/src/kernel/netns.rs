@@ -76,10 +76,14 @@ pub fn read_marker(name: &str) -> io::Result<Option<String>> {
     }
 }
 
-/// Writes the marker of namespace `name`.
+/// Writes the marker of namespace `name`, atomically: a process killed while writing it
+/// leaves either no marker or the whole one, never an empty file that would make netplan's
+/// own namespace look foreign.
 pub fn write_marker(name: &str, tag: &str) -> io::Result<()> {
     fs::create_dir_all(MARKER_DIR)?;
-    fs::write(marker_path(name), format!("{tag}\n"))
+    let tmp = Path::new(MARKER_DIR).join(format!(".{name}.tmp"));
+    fs::write(&tmp, format!("{tag}\n"))?;
+    fs::rename(&tmp, marker_path(name))
 }
 
 /// Removes the marker of namespace `name` (absent is fine).
@@ -93,6 +97,13 @@ pub fn remove_marker(name: &str) -> io::Result<()> {
 /// Whether `/run/netns/NAME` exists.
 pub fn exists(name: &str) -> bool {
     netns_path(name).exists()
+}
+
+/// Whether `/run/netns/NAME` is a namespace, not the plain file (the mount point) that a crash
+/// between creating it and mounting the namespace on it leaves behind.
+pub fn is_namespace(name: &str) -> bool {
+    nix::sys::statfs::statfs(&netns_path(name))
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }
 
 /// Lists every named namespace (sorted by name).

@@ -121,6 +121,7 @@ impl Collector {
             alias: None,
             up: flags & IFF_UP != 0,
             isolated: false,
+            unfinished: false,
         };
         for (kind, value) in attrs(buf, IFINFOMSG_LEN) {
             match kind {

@@ -34,6 +34,9 @@ use super::{KernelError, KernelResult, netns};
 /// How long a process gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(3);
 
+/// How long a process that is exiting may take to finish.
+const EXITING: Duration = Duration::from_millis(500);
+
 /// `(source, target)` bind mounts for `/etc/netns/NS/*`.
 fn etc_overlays(ns: &str) -> io::Result<Vec<(CString, CString)>> {
     let dir = Path::new("/etc/netns").join(ns);
@@ -191,7 +194,8 @@ pub(crate) fn kill(ns: &str, pid: u32) -> KernelResult<()> {
                 reason: "that pid now belongs to a process outside the namespace; left alone".into(),
             });
         }
-        Err(_) if !alive(pid) => return Ok(()),
+        // An exiting process has already left its namespaces before it turns into a zombie.
+        Err(_) if wait_gone(pid, EXITING) => return Ok(()),
         Err(e) => return Err(KernelError::os(op, object, e)),
     }
     signal(pid_t, Signal::SIGTERM).map_err(|e| KernelError::os(op, &object, e))?;

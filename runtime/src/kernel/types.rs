@@ -97,6 +97,14 @@ pub struct Link {
     pub up: bool,
     /// An isolated bridge port (`IFLA_BRPORT_ISOLATED`); always `false` for non-ports.
     pub isolated: bool,
+    /// A link netplan was creating when it was interrupted (before it carried its tag; `alias`
+    /// then holds the tag it was to get). Apply deletes and creates it again.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unfinished: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Link {
