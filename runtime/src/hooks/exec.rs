@@ -6,23 +6,18 @@
 //! `resolv.conf` and `hosts` apply) and `/sys` shows the namespace's own devices. It leads its
 //! own process group; when the command times out, the whole group is killed.
 
-use std::ffi::CString;
-use std::fs;
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::host::ExecOutput;
 use crate::kernel::netns::in_netns;
+use crate::kernel::process::{etc_overlays, prepare_child};
 
 /// How often a running command is polled for its end.
 const POLL: Duration = Duration::from_millis(5);
@@ -39,55 +34,6 @@ pub enum ExecError {
     Timeout { program: String, timeout: Duration },
     #[error("waiting for {program:?}: {source}")]
     Wait { program: String, source: io::Error },
-}
-
-/// `(source, target)` bind mounts for `/etc/netns/NS/*`.
-fn etc_overlays(ns: &str) -> io::Result<Vec<(CString, CString)>> {
-    let dir = Path::new("/etc/netns").join(ns);
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        let target = Path::new("/etc").join(entry.file_name());
-        if !target.exists() {
-            continue;
-        }
-        out.push((
-            CString::new(entry.path().as_os_str().as_bytes())?,
-            CString::new(target.as_os_str().as_bytes())?,
-        ));
-    }
-    Ok(out)
-}
-
-/// Runs in the child between fork and exec: only system calls on prepared data.
-fn prepare_child(overlays: &[(CString, CString)]) -> io::Result<()> {
-    unshare(CloneFlags::CLONE_NEWNS)?;
-    let slave = MsFlags::MS_SLAVE | MsFlags::MS_REC;
-    mount(None::<&str>, c"/", None::<&str>, slave, None::<&str>)?;
-    for (src, dst) in overlays {
-        mount(
-            Some(src.as_c_str()),
-            dst.as_c_str(),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )?;
-    }
-    if umount2(c"/sys", MntFlags::MNT_DETACH).is_ok() {
-        let _ = mount(
-            Some(c"sysfs"),
-            c"/sys",
-            Some(c"sysfs"),
-            MsFlags::empty(),
-            None::<&str>,
-        );
-    }
-    Ok(())
 }
 
 /// Reads `r` to its end on a thread, keeping at most `max` bytes; the result arrives on the

@@ -37,7 +37,7 @@ mod netlink_ops;
 pub mod netns;
 mod observe;
 mod pending;
-mod process;
+pub(crate) mod process;
 pub mod sandbox;
 mod types;
 

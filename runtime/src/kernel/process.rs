@@ -38,7 +38,7 @@ const GRACE: Duration = Duration::from_secs(3);
 const EXITING: Duration = Duration::from_millis(500);
 
 /// `(source, target)` bind mounts for `/etc/netns/NS/*`.
-fn etc_overlays(ns: &str) -> io::Result<Vec<(CString, CString)>> {
+pub(crate) fn etc_overlays(ns: &str) -> io::Result<Vec<(CString, CString)>> {
     let dir = Path::new("/etc/netns").join(ns);
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
@@ -59,8 +59,10 @@ fn etc_overlays(ns: &str) -> io::Result<Vec<(CString, CString)>> {
     Ok(out)
 }
 
-/// Runs in the child between fork and exec: only system calls, no allocation.
-fn prepare_child(overlays: &[(CString, CString)]) -> io::Result<()> {
+/// Runs in the child between fork and exec: only system calls, no allocation. Gives the
+/// child the view `ip netns exec` gives: its own mount namespace with `/etc/netns/NS/*` over
+/// `/etc` and a fresh `/sys`.
+pub(crate) fn prepare_child(overlays: &[(CString, CString)]) -> io::Result<()> {
     unshare(CloneFlags::CLONE_NEWNS)?;
     let slave = MsFlags::MS_SLAVE | MsFlags::MS_REC;
     mount(None::<&str>, c"/", None::<&str>, slave, None::<&str>)?;
