@@ -9,6 +9,8 @@
 #   noop     the same again (netplan only: an apply that changes nothing; median of 3)
 #   add1     add one container to the N (netplan: median of 3, the container removed again
 #            untimed in between)
+#            (noop and add1 start 5 s after the cold set-up, in the steady state: right after
+#            it the kernel is still busy with the 2N new interfaces, IPv6 address set-up above all)
 #   destroy  remove everything
 #   rss      peak memory of the netplan process of the cold apply (KiB)
 # After the raw lines, a summary per N: per-container cold time of each engine, netavark's
@@ -21,6 +23,7 @@
 # Podman does, with aardvark-dns on) installs its iptables rules; `ip -batch` does only the
 # kernel work: one batch for the host side, one `ip -n NS -batch` per namespace.
 # Needs: a release build of netplan (built here), iproute2, nftables, netavark, iptables, util-linux.
+# ENGINES="netplan ipbatch" runs only those.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,6 +50,7 @@ if [ "${1:-}" = "--one" ]; then
     # Both files are topology "bench" (a topology is named after its file).
     median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
     t0=$(now); /usr/bin/time -o rss -f %M "$NETPLAN" apply "base$n/bench.net" >/dev/null; t1=$(now)
+    sleep 5
     noop=()
     for _ in 1 2 3; do
       a=$(now); "$NETPLAN" apply "base$n/bench.net" >/dev/null; b=$(now); noop+=("$(elapsed "$a" "$b")")
@@ -64,19 +68,21 @@ if [ "${1:-}" = "--one" ]; then
     mkdir -p nvconf
     setup() { ip netns add "c$1"; "$NETAVARK" --config "$work/nvconf" -a "$AARDVARK" -f "nv$1.json" setup "/run/netns/c$1" >/dev/null 2>>nv.err; }
     t0=$(now); for ((i = 0; i < n; i++)); do setup "$i"; done; t1=$(now)
-    setup "$n"; t2=$(now)
+    sleep 5
+    ta=$(now); setup "$n"; t2=$(now)
     for ((i = 0; i <= n; i++)); do
       "$NETAVARK" --config "$work/nvconf" -a "$AARDVARK" -f "nv$i.json" teardown "/run/netns/c$i" >/dev/null 2>>nv.err
       ip netns del "c$i"
     done; t3=$(now)
-    echo "netavark $n $(elapsed "$t0" "$t1") - $(elapsed "$t1" "$t2") $(elapsed "$t2" "$t3") -"
+    echo "netavark $n $(elapsed "$t0" "$t1") - $(elapsed "$ta" "$t2") $(elapsed "$t2" "$t3") -"
     ;;
   ipbatch)
     inside() { ip -n "c$1" -batch "in$1.batch"; }
     t0=$(now); ip -batch "host$n.batch"; for ((i = 0; i < n; i++)); do inside "$i"; done; t1=$(now)
-    ip -batch "one$n.batch"; inside "$n"; t2=$(now)
+    sleep 5
+    ta=$(now); ip -batch "one$n.batch"; inside "$n"; t2=$(now)
     ip -batch "down$n.batch"; t3=$(now)
-    echo "ipbatch $n $(elapsed "$t0" "$t1") - $(elapsed "$t1" "$t2") $(elapsed "$t2" "$t3") -"
+    echo "ipbatch $n $(elapsed "$t0" "$t1") - $(elapsed "$ta" "$t2") $(elapsed "$t2" "$t3") -"
     ;;
   esac
   exit 0
@@ -124,23 +130,36 @@ JSON
   for ((k = 0; k < 10; k++)); do echo "link del nvbr$k" >>"$work/down$n.batch"; done
 }
 
+sleep 5  # whatever ran before settles (see the sleep after each case)
+echo "load before: $(uptime)"
 printf '%-9s %6s %9s %9s %9s %9s %9s\n' engine N cold_s noop_s add1_s destroy_s rss_KiB
 : >"$work/results"
 for n in "${sizes[@]}"; do
   gen "$n"
-  for engine in netplan ipbatch netavark; do
-    line=$(unshare --net --mount --pid --fork --mount-proc -- bash "$0" --one "$engine" "$n" "$work")
+  for engine in ${ENGINES:-netplan ipbatch netavark}; do
+    if ! line=$(unshare --net --mount --pid --fork --mount-proc -- bash "$0" --one "$engine" "$n" "$work"); then
+      echo "run.sh: the $engine case with N=$n failed${line:+ after: $line}" >&2
+      [ -s "$work/nv.err" ] && tail -5 "$work/nv.err" >&2
+      line="$engine $n - - - - -"
+    fi
     echo "$line" >>"$work/results"
     # shellcheck disable=SC2086
     printf '%-9s %6s %9s %9s %9s %9s %9s\n' $line
+    # The kernel tears the sandbox's namespaces down after it ends; let it finish before the
+    # next case, which would otherwise wait for the same lock (rtnl).
+    sleep $((2 + n / 250))
   done
 done
+echo "load after: $(uptime)"
 echo
 printf '%6s %13s %13s %13s %16s %16s %10s\n' N netplan_ms/c ipbatch_ms/c netavark_ms/c netavark/netplan netplan/ipbatch add1/cold
-awk '{ cold[$1 " " $2] = $3; add[$1 " " $2] = $5; seen[$2] = 1 }
+awk '$3 != "-" { cold[$1 " " $2] = $3; add[$1 " " $2] = $5 } { seen[$2] = 1 }
+  function per(e, n) { return (e " " n) in cold ? sprintf("%.2f", cold[e " " n] / n * 1000) : "-" }
+  function ratio(a, b, fmt) { return (a != "-" && b != "-" && b > 0) ? sprintf(fmt, a / b) : "-" }
   END {
     for (n in seen) {
-      p = cold["netplan " n] / n * 1000; b = cold["ipbatch " n] / n * 1000; v = cold["netavark " n] / n * 1000
-      printf "%6d %13.2f %13.2f %13.2f %15.1fx %15.2fx %9.1f%%\n", n, p, b, v, v / p, p / b, add["netplan " n] / cold["netplan " n] * 100
+      p = per("netplan", n); b = per("ipbatch", n); v = per("netavark", n)
+      share = ("netplan " n) in cold ? sprintf("%.1f%%", add["netplan " n] / cold["netplan " n] * 100) : "-"
+      printf "%6d %13s %13s %13s %16s %16s %10s\n", n, p, b, v, ratio(v, p, "%.1fx"), ratio(p, b, "%.2fx"), share
     }
   }' "$work/results" | sort -n

@@ -1,6 +1,6 @@
 //! Carrying out a reconciliation: apply, destroy, stop and start.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -13,7 +13,7 @@ use super::reconcile::{Inputs, reconcile};
 use super::records::{self, ProcRecord, Records};
 use super::wanted::{Wanted, wanted};
 use super::{ApplyError, files, firewall_spec, preflight};
-use crate::desired::Desired;
+use crate::desired::{ContainerState, Desired};
 use crate::kernel::{FirewallSpec, Kernel, KernelError, Observed, ProcessSpec};
 use crate::state::StateDir;
 
@@ -636,10 +636,14 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired, dns_needed: bool) -> Res
         run.exec(op)?;
     }
     // Containers that went down: removed, or stopped now.
+    let goal_containers: HashMap<&str, &ContainerState> =
+        goal.containers.iter().map(|c| (c.name.as_str(), c)).collect();
     let mut down: BTreeSet<String> = BTreeSet::new();
     if let Some(r) = run.recorded {
         for c in &r.containers {
-            let gone = goal.container(&c.name).is_none_or(|g| g.stopped && !c.stopped);
+            let gone = goal_containers
+                .get(c.name.as_str())
+                .is_none_or(|g| g.stopped && !c.stopped);
             if gone {
                 down.insert(c.name.clone());
             }
@@ -647,7 +651,7 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired, dns_needed: bool) -> Res
     }
     for op in &ops[..removals] {
         if let Some(c) = container_of(op)
-            && goal.container(c).is_none_or(|g| g.stopped)
+            && goal_containers.get(c).is_none_or(|g| g.stopped)
         {
             down.insert(c.to_string());
         }
@@ -694,19 +698,16 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired, dns_needed: bool) -> Res
     // Containers that came up: every running container some creation step touched.
     let mut up: Vec<String> = Vec::new();
     let touched: HashSet<&str> = ops[removals..].iter().filter_map(container_of).collect();
-    let started: HashSet<&str> = run
+    let recorded_containers: HashMap<&str, &ContainerState> = run
         .recorded
-        .map(|r| {
-            r.containers
-                .iter()
-                .filter(|c| c.stopped)
-                .map(|c| c.name.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+        .iter()
+        .flat_map(|r| r.containers.iter().map(|c| (c.name.as_str(), c)))
+        .collect();
     for c in goal.containers.iter().filter(|c| !c.stopped) {
-        let is_new = run.recorded.is_none_or(|r| r.container(&c.name).is_none());
-        if touched.contains(c.name.as_str()) || started.contains(c.name.as_str()) || is_new {
+        let before = recorded_containers.get(c.name.as_str());
+        let started = before.is_some_and(|b| b.stopped);
+        let is_new = run.recorded.is_none() || before.is_none();
+        if touched.contains(c.name.as_str()) || started || is_new {
             run.observer.container_up(topology, c)?;
             up.push(c.name.clone());
         }
@@ -775,7 +776,8 @@ pub fn record_partial(
         (None, None) => return Ok(()),
     };
     let observed = env.kernel.observe(&[]).map_err(ApplyError::Observe)?;
-    let host_link = |name: &str| observed.host.link(name).is_some_and(|l| l.is_netplan());
+    let host_links = super::reconcile::by_name(&observed.host.links);
+    let host_link = |name: &str| host_links.get(name).is_some_and(|l| l.is_netplan());
     let netns = |name: &str| observed.netns(name).is_some_and(|n| n.is_netplan());
     let mut out = base.clone();
     out.networks.retain(|n| n.bridge.as_deref().is_none_or(host_link));
@@ -791,8 +793,9 @@ pub fn record_partial(
                 out.networks.push(n.clone());
             }
         }
+        let kept: HashSet<String> = out.containers.iter().map(|c| c.name.clone()).collect();
         for c in &r.containers {
-            if out.container(&c.name).is_none() && c.netns.as_deref().is_some_and(netns) {
+            if !kept.contains(&c.name) && c.netns.as_deref().is_some_and(netns) {
                 out.containers.push(c.clone());
             }
         }

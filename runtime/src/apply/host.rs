@@ -2,7 +2,7 @@
 //! sysctl and nftables read-outs, process liveness, the per-namespace files directory, host
 //! processes (containers on the `host` network) and the DNS service.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -43,8 +43,9 @@ pub trait Host {
     /// The start time (clock ticks since boot) of `pid` when it runs and is not a zombie; it
     /// tells a recorded process from a later one that reuses its pid.
     fn process_start(&self, pid: u32) -> Option<u64>;
-    /// Every process whose network namespace is named namespace `netns`.
-    fn processes_in(&self, netns: &str) -> Vec<u32>;
+    /// The processes whose network namespace is one of the named `namespaces`, by namespace
+    /// (sorted pids; namespaces without processes are left out).
+    fn processes_in(&self, namespaces: &[&str]) -> BTreeMap<String, Vec<u32>>;
     /// Starts a process in the host namespace; returns its pid.
     fn spawn_host_process(&self, spec: &HostProcess) -> io::Result<u32>;
     /// Stops host process `pid` (its process group: SIGTERM, then SIGKILL).
@@ -115,18 +116,28 @@ impl Host for LinuxHost {
         proc_start(pid)
     }
 
-    fn processes_in(&self, name: &str) -> Vec<u32> {
-        let Some(want) = ns_id(&netns::netns_path(name)) else {
-            return Vec::new();
-        };
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        let mut out: Vec<u32> = entries
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| ns_id(Path::new(&format!("/proc/{pid}/ns/net"))) == Some(want))
+    fn processes_in(&self, namespaces: &[&str]) -> BTreeMap<String, Vec<u32>> {
+        let mut out: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let wanted: HashMap<(u64, u64), &str> = namespaces
+            .iter()
+            .filter_map(|name| Some((ns_id(&netns::netns_path(name))?, *name)))
             .collect();
-        out.sort_unstable();
+        if wanted.is_empty() {
+            return out;
+        }
+        // One pass over /proc, whatever the number of namespaces.
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return out;
+        };
+        for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+            let id = ns_id(Path::new(&format!("/proc/{pid}/ns/net")));
+            if let Some(name) = id.and_then(|id| wanted.get(&id)) {
+                out.entry((*name).to_string()).or_default().push(pid);
+            }
+        }
+        for pids in out.values_mut() {
+            pids.sort_unstable();
+        }
         out
     }
 
@@ -274,13 +285,14 @@ impl Host for FakeHost<'_> {
         (in_kernel || on_host).then_some(u64::from(pid))
     }
 
-    fn processes_in(&self, netns: &str) -> Vec<u32> {
-        self.kernel
-            .processes()
-            .iter()
-            .filter(|(_, p)| p.netns == netns)
-            .map(|(pid, _)| *pid)
-            .collect()
+    fn processes_in(&self, namespaces: &[&str]) -> BTreeMap<String, Vec<u32>> {
+        let mut out: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (pid, p) in self.kernel.processes() {
+            if namespaces.contains(&p.netns.as_str()) {
+                out.entry(p.netns.clone()).or_default().push(pid);
+            }
+        }
+        out
     }
 
     fn spawn_host_process(&self, spec: &HostProcess) -> io::Result<u32> {

@@ -306,6 +306,11 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
     // ---------------------------------------------------------------- processes
     let wanted_procs: HashMap<&str, &WantProcess> =
         w.processes.iter().map(|p| (p.container.as_str(), p)).collect();
+    let netns_of: HashMap<&str, &str> = w
+        .netns
+        .iter()
+        .map(|n| (n.container.as_str(), n.name.as_str()))
+        .collect();
     let mut killed: HashSet<u32> = HashSet::new();
     let mut running: HashSet<&str> = HashSet::new();
     for (container, rec) in &i.records.processes {
@@ -321,23 +326,21 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
             killed.insert(rec.pid);
             kills.push(Op::KillProcess {
                 container: container.clone(),
-                netns: w
-                    .netns
-                    .iter()
-                    .find(|n| &n.container == container)
-                    .map(|n| n.name.clone())
+                netns: netns_of
+                    .get(container.as_str())
+                    .map(|n| n.to_string())
                     .or_else(|| {
-                        gone_ns
-                            .iter()
-                            .find(|(n, _)| n == container)
-                            .map(|(n, _)| n.clone())
+                        let at = gone_ns.binary_search_by(|(n, _)| n.as_str().cmp(container));
+                        at.ok().map(|i| gone_ns[i].0.clone())
                     }),
                 pid: rec.pid,
             });
         }
     }
+    let gone_names: Vec<&str> = gone_ns.iter().map(|(n, _)| n.as_str()).collect();
+    let mut inside_gone = i.host.processes_in(&gone_names);
     for (ns, container) in &gone_ns {
-        for pid in i.host.processes_in(ns) {
+        for pid in inside_gone.remove(ns).unwrap_or_default() {
             if killed.insert(pid) {
                 kills.push(Op::KillProcess {
                     container: container.clone(),
