@@ -65,13 +65,20 @@ if [ "${1:-}" = "--one" ]; then
     echo "netplan $n $(elapsed "$t0" "$t1") $(median "${noop[@]}") $(median "${add[@]}") $(elapsed "$t3" "$t4") $(cat rss)"
     ;;
   netavark)
-    mkdir -p nvconf
-    setup() { ip netns add "c$1"; "$NETAVARK" --config "$work/nvconf" -a "$AARDVARK" -f "nv$1.json" setup "/run/netns/c$1" >/dev/null 2>>nv.err; }
+    # A configuration directory and an error log of its own for each N.
+    conf="$work/nvconf$n" err="$work/nv$n.err"
+    mkdir -p "$conf"
+    setup() {
+      ip netns add "c$1"
+      "$NETAVARK" --config "$conf" -a "$AARDVARK" -f "nv$1.json" setup "/run/netns/c$1" >/dev/null 2>>"$err" ||
+        { echo "netavark setup of c$1 failed ($?)" >>"$err"; return 1; }
+    }
     t0=$(now); for ((i = 0; i < n; i++)); do setup "$i"; done; t1=$(now)
     sleep 5
     ta=$(now); setup "$n"; t2=$(now)
     for ((i = 0; i <= n; i++)); do
-      "$NETAVARK" --config "$work/nvconf" -a "$AARDVARK" -f "nv$i.json" teardown "/run/netns/c$i" >/dev/null 2>>nv.err
+      "$NETAVARK" --config "$conf" -a "$AARDVARK" -f "nv$i.json" teardown "/run/netns/c$i" >/dev/null 2>>"$err" ||
+        { echo "netavark teardown of c$i failed ($?)" >>"$err"; exit 1; }
       ip netns del "c$i"
     done; t3=$(now)
     echo "netavark $n $(elapsed "$t0" "$t1") - $(elapsed "$ta" "$t2") $(elapsed "$t2" "$t3") -"
@@ -139,7 +146,7 @@ for n in "${sizes[@]}"; do
   for engine in ${ENGINES:-netplan ipbatch netavark}; do
     if ! line=$(unshare --net --mount --pid --fork --mount-proc -- bash "$0" --one "$engine" "$n" "$work"); then
       echo "run.sh: the $engine case with N=$n failed${line:+ after: $line}" >&2
-      [ -s "$work/nv.err" ] && tail -5 "$work/nv.err" >&2
+      if [ -s "$work/nv$n.err" ]; then grep -v 'failed to connect to syslog' "$work/nv$n.err" | tail -5 >&2 || true; fi
       line="$engine $n - - - - -"
     fi
     echo "$line" >>"$work/results"
