@@ -69,14 +69,16 @@ pub fn make(
             planning::against_file(&topo, &old, &lock)
         }
         None => {
-            let applied = state.applied(&topo.name)?;
-            let own_bridges: Vec<String> = state
-                .all_applied()?
+            // One read of the state directory serves both this topology's record and the
+            // bridges every applied topology owns.
+            let all = state.all_applied()?;
+            let applied = all.iter().find(|d| d.topology == topo.name);
+            let own_bridges: Vec<String> = all
                 .iter()
                 .flat_map(|d| d.networks.iter().filter_map(|n| n.bridge.clone()))
                 .collect();
             let host = netplan_runtime::host::reserved(&own_bridges);
-            planning::against_applied(&topo, &lock, applied.as_ref(), &host)
+            planning::against_applied(&topo, &lock, applied, &host)
         }
     };
     let planned = match planned {
