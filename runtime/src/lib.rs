@@ -4,6 +4,7 @@
 //! what was applied) → apply through the `kernel` trait; DNS and hooks alongside.
 
 pub mod apply;
+pub mod atomic_file;
 pub mod desired;
 pub mod diff;
 pub mod dns;

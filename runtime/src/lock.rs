@@ -163,7 +163,7 @@ impl Lock {
         if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
             return Ok(false);
         }
-        std::fs::write(path, text).map_err(|source| LockError::Write {
+        crate::atomic_file::write(path, text).map_err(|source| LockError::Write {
             path: path.into(),
             source,
         })?;

@@ -139,13 +139,11 @@ impl StateDir {
         let dir = self.topology_dir(&desired.topology);
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         let path = self.applied_path(&desired.topology);
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(desired).map_err(|e| StateError::Corrupt {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        std::fs::write(&tmp, text).map_err(io("write", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io("rename", &path))
+        crate::atomic_file::write(&path, text).map_err(io("write", &path))
     }
 
     /// Forgets a topology entirely (after destroy).

@@ -54,12 +54,7 @@ pub(crate) fn owner(etc: &Path, ns: &str) -> Option<String> {
 
 /// Writes `content` to `path` (creating the directory), replacing the file atomically.
 pub(crate) fn write(path: &Path, content: &str) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("netplan-tmp");
-    std::fs::write(&tmp, content)?;
-    std::fs::rename(&tmp, path)
+    crate::atomic_file::write(path, content)
 }
 
 fn remove_file(path: &Path) -> io::Result<()> {

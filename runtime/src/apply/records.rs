@@ -61,13 +61,8 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ApplyError> {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
-    }
     let text = serde_json::to_string_pretty(value).map_err(|e| io("serialise", std::io::Error::other(e)))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| io("write", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io("rename", e))
+    crate::atomic_file::write(path, text).map_err(|e| io("write", e))
 }
 
 impl Records {

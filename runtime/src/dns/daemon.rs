@@ -11,7 +11,7 @@
 //! every namespace's sockets after in-flight queries are answered, then removes the socket and
 //! pid file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
@@ -196,11 +196,8 @@ async fn serve(state: StateDir, config: Config, paths: &Paths) -> Result<(), Dns
 }
 
 fn write_pid(paths: &Paths) -> Result<(), DnsError> {
-    let tmp = paths.pid.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(io("write", &tmp))?;
-    std::io::Write::write_all(&mut f, format!("{}\n", std::process::id()).as_bytes())
-        .map_err(io("write", &tmp))?;
-    std::fs::rename(&tmp, &paths.pid).map_err(io("rename", &paths.pid))
+    crate::atomic_file::write(&paths.pid, format!("{}\n", std::process::id()))
+        .map_err(io("write", &paths.pid))
 }
 
 async fn accept(listener: UnixListener, tx: mpsc::Sender<(Command, oneshot::Sender<Reply>)>) {

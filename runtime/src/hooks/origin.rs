@@ -21,7 +21,7 @@ pub fn record_origin(state: &StateDir, topology: &str, file: &Path) -> Result<()
     std::fs::create_dir_all(&dir).map_err(io("create", dir.clone()))?;
     let path = origin_path(state, topology);
     let text = absolute.to_string_lossy().into_owned();
-    std::fs::write(&path, text + "\n").map_err(io("write", path.clone()))
+    crate::atomic_file::write(&path, text + "\n").map_err(io("write", path.clone()))
 }
 
 /// The file `topology` was last applied from, if recorded.

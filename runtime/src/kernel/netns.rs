@@ -80,10 +80,7 @@ pub fn read_marker(name: &str) -> io::Result<Option<String>> {
 /// leaves either no marker or the whole one, never an empty file that would make netplan's
 /// own namespace look foreign.
 pub fn write_marker(name: &str, tag: &str) -> io::Result<()> {
-    fs::create_dir_all(MARKER_DIR)?;
-    let tmp = Path::new(MARKER_DIR).join(format!(".{name}.tmp"));
-    fs::write(&tmp, format!("{tag}\n"))?;
-    fs::rename(&tmp, marker_path(name))
+    crate::atomic_file::write(&marker_path(name), format!("{tag}\n"))
 }
 
 /// Removes the marker of namespace `name` (absent is fine).
