@@ -31,8 +31,9 @@ fn ok(args: &[&str]) -> Result<String, String> {
     let out = np(args)?;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
+        // stderr first: a long plan on stdout must not push the error out of view.
         return Err(format!(
-            "netplan {args:?} failed ({}):\n{stdout}\n{}",
+            "netplan {args:?} failed ({}):\n{}\n--- stdout ---\n{stdout}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         ));
@@ -474,9 +475,15 @@ fn drift() -> R {
             .map_err(|e| e.to_string())?;
         check(st.success(), format!("ip link del {link}"))?;
     }
+    // A namespace whose `lo` is down (a crash right after it was made leaves it so).
+    run_ip(&["-n", "s3", "link", "set", "dev", "lo", "down"])?;
     let plan = ok(&["apply", "--dry-run", &file])?;
     check(
         plan.contains("changed outside netplan: veth of s1 on a missing"),
+        format!("plan:\n{plan}"),
+    )?;
+    check(
+        plan.contains("changed outside netplan: lo in namespace s3 is down"),
         format!("plan:\n{plan}"),
     )?;
     check(
@@ -490,6 +497,12 @@ fn drift() -> R {
     check(
         obs.host.link(&veth).is_some() && obs.host.link(&bridge).is_some(),
         "not repaired",
+    )?;
+    check(
+        obs.objects(Some("s3"))
+            .and_then(|o| o.link("lo"))
+            .is_some_and(|lo| lo.up),
+        "lo in s3 still down",
     )?;
     serve("s3", "10.72.0.3:7000", "s3")?;
     check(
@@ -606,12 +619,76 @@ fn half_made_namespaces() -> R {
         tagged == 3 && records == 0,
         format!("tagged {tagged}, records {records}"),
     )?;
+    // A pair interrupted between tagging its two ends, or before either: the peer inside the
+    // namespace is untagged. The record names the peer, so apply makes the pair again instead
+    // of refusing the peer as foreign.
+    let obs = observe(&kernel()?, &[])?;
+    for (ns, host_untagged_too) in [("h0", false), ("h1", true)] {
+        let host_end = host_end_of(&obs, ns)?;
+        run_ip(&["-n", ns, "link", "set", "dev", "eth0", "alias", ""])?;
+        if host_untagged_too {
+            run_ip(&["link", "set", "dev", &host_end, "alias", ""])?;
+        }
+        std::fs::write(
+            format!("/run/netplan/links/{host_end}"),
+            format!("netplan:halfns\n{ns} eth0\n"),
+        )
+        .map_err(io)?;
+    }
+    let repaired = ok(&["apply", &file])?;
+    check(repaired.contains("Apply complete!"), repaired.clone())?;
+    let again = ok(&["apply", &file])?;
+    check(
+        again.contains("No changes."),
+        format!("after half-tagged pairs:\n{again}"),
+    )?;
+    let obs = observe(&kernel()?, &["h0", "h1"])?;
+    let peers_tagged = obs
+        .inside
+        .values()
+        .filter(|o| o.link("eth0").is_some_and(|l| l.topology() == Some("halfns")))
+        .count();
+    let records = std::fs::read_dir("/run/netplan/links")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    check(
+        peers_tagged == 2 && records == 0,
+        format!("peers tagged {peers_tagged}, records {records}"),
+    )?;
     ok(&["destroy", &file])?;
     let after = leftovers()?;
     check(
         after == before,
         format!("leftovers: before {before:?}, after {after:?}"),
     )
+}
+
+fn run_ip(args: &[&str]) -> R {
+    let st = Command::new("ip")
+        .args(args)
+        .status()
+        .map_err(|e| e.to_string())?;
+    check(st.success(), format!("ip {args:?}"))
+}
+
+/// The host end of the veth pair whose peer is `eth0` in `ns` (`ip` shows it as `eth0@ifN`).
+fn host_end_of(obs: &Observed, ns: &str) -> Result<String, String> {
+    let out = Command::new("ip")
+        .args(["-o", "-n", ns, "link", "show", "dev", "eth0"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let index: u32 = text
+        .split_once("@if")
+        .and_then(|(_, rest)| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no peer index in {text:?}"))?;
+    obs.host
+        .links
+        .iter()
+        .find(|l| l.index == index)
+        .map(|l| l.name.clone())
+        .ok_or_else(|| format!("no host link with index {index}"))
 }
 
 fn foreign_and_concurrent() -> R {

@@ -92,6 +92,13 @@ pub(crate) fn of_op(op: &Op) -> Option<Drift> {
             n.container.clone(),
             format!("namespace of {} missing", n.container),
         ),
+        Op::LoopbackUp { netns, container } => d(
+            format!("container.{container}"),
+            Kind::Container,
+            Action::Update,
+            container.clone(),
+            format!("lo in namespace {netns} is down"),
+        ),
         Op::WriteFile { path, container, .. } => d(
             format!("container.{container}"),
             Kind::Container,

@@ -308,6 +308,7 @@ impl Run<'_, '_> {
                 Err(e) if e.is_exists() => Ok(()),
                 other => other,
             },
+            Op::LoopbackUp { netns, .. } => k.set_loopback_up(netns),
             Op::WriteFile { path, content, .. } => {
                 files::write(path, content).map_err(io_err("write", path.clone()))?;
                 Ok(())

@@ -124,7 +124,7 @@ pub(crate) fn names(
         }
     }
     for v in &w.veths {
-        let what = format!("the endpoint of container {} on {}", v.container, v.network);
+        let what = format!("endpoint of container {} on {}", v.container, v.network);
         if let Some(link) = host_links.get(v.spec.host_name.as_str()) {
             let owner = owner_of(link.alias.as_deref());
             if owner.as_deref() != Some(topo) {

@@ -68,6 +68,8 @@ pub(crate) enum Op {
     },
     /// Create a named namespace.
     CreateNetns(WantNetns),
+    /// Bring `lo` up in a namespace that has it down.
+    LoopbackUp { netns: String, container: String },
     /// Write a file.
     WriteFile {
         path: PathBuf,
@@ -110,6 +112,7 @@ impl Op {
                 format!("{} {what}", if *isolated { "isolating" } else { "un-isolating" })
             }
             Op::CreateNetns(n) => format!("creating namespace {} of container {}", n.name, n.container),
+            Op::LoopbackUp { netns, .. } => format!("bringing up lo in namespace {netns}"),
             Op::WriteFile { path, .. } => format!("writing {}", path.display()),
             Op::RemoveResolv { netns, .. } => format!("removing /etc/netns/{netns}/resolv.conf"),
             Op::CreateVeth(v) => format!(
@@ -175,7 +178,7 @@ fn compatible(
     let Some(peer) = inside.link(&v.spec.peer_name) else {
         return false;
     };
-    if peer.kind != LinkKind::Veth || peer.alias != Some(v.spec.tag.clone()) || !peer.up {
+    if peer.kind != LinkKind::Veth || peer.unfinished || peer.alias != Some(v.spec.tag.clone()) || !peer.up {
         return false;
     }
     if v.spec.mac.is_some() && peer.mac != v.spec.mac {
@@ -290,9 +293,21 @@ pub(crate) fn reconcile(i: &Inputs) -> Vec<Op> {
     for n in &w.netns {
         // Listed but not observed inside: a mount point without its namespace (a crash while
         // it was made); creating the namespace replaces it.
-        if obs.netns(&n.name).is_none() || obs.objects(Some(&n.name)).is_none() {
-            new_ns.insert(n.name.as_str());
-            ns_creates.push(Op::CreateNetns(n.clone()));
+        match obs
+            .objects(Some(&n.name))
+            .filter(|_| obs.netns(&n.name).is_some())
+        {
+            None => {
+                new_ns.insert(n.name.as_str());
+                ns_creates.push(Op::CreateNetns(n.clone()));
+            }
+            Some(inside) if inside.link("lo").is_some_and(|lo| !lo.up) => {
+                ns_creates.push(Op::LoopbackUp {
+                    netns: n.name.clone(),
+                    container: n.container.clone(),
+                });
+            }
+            Some(_) => {}
         }
     }
     let mut gone_ns: Vec<(String, String)> = obs

@@ -165,6 +165,8 @@ fn drift_is_seen_and_repaired() {
         .delete_link(None, &bridge_b)
         .unwrap_or_else(|e| panic!("{e}"));
     host.flush_firewall();
+    let c1_ns = d.containers[0].netns.clone().unwrap_or_default();
+    f.kernel.set_link_down(Some(&c1_ns), "lo");
     let found = drift(env, &d).unwrap_or_else(|e| panic!("{e}"));
     let text: Vec<String> = found
         .iter()
@@ -180,8 +182,19 @@ fn drift_is_seen_and_repaired() {
         "{text:?}"
     );
     assert!(text.iter().any(|t| t.starts_with("firewall")), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|t| t == &format!("container.c1: lo in namespace {c1_ns} is down")),
+        "{text:?}"
+    );
     let out = apply(env, &d, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.is_noop());
+    let lo_up = f
+        .kernel
+        .observe(std::slice::from_ref(&c1_ns))
+        .ok()
+        .and_then(|o| o.objects(Some(&c1_ns)).and_then(|ns| ns.link("lo")).map(|l| l.up));
+    assert_eq!(lo_up, Some(true));
     assert!(drift(env, &d).unwrap_or_default().is_empty());
     assert!(
         apply(env, &d, &mut NoObserver)

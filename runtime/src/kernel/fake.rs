@@ -95,6 +95,13 @@ impl FakeKernel {
     }
 
     /// Adds a named namespace netplan did not create, as `ip netns add NAME` would.
+    /// Takes link `name` in `netns` down, as `ip link set NAME down` would.
+    pub fn set_link_down(&self, netns: Option<&str>, name: &str) {
+        if let Some(l) = self.lock().ns_mut(netns).and_then(|ns| ns.link_mut(name)) {
+            l.up = false;
+        }
+    }
+
     pub fn add_foreign_netns(&self, name: &str) {
         let mut ns = Ns::with_loopback();
         for l in &mut ns.links {
@@ -321,6 +328,20 @@ impl Kernel for FakeKernel {
             l.mtu = mtu;
         }
         Ok(())
+    }
+
+    fn set_loopback_up(&self, netns: &str) -> KernelResult<()> {
+        let object = format!("netns {netns}");
+        let mut st = self.enter("set_loopback_up", format!("set_loopback_up {netns}"), &object)?;
+        let op = "bringing up lo in";
+        st.owned_netns(netns, op)?;
+        match st.ns_mut(Some(netns)).and_then(|ns| ns.link_mut("lo")) {
+            Some(lo) => {
+                lo.up = true;
+                Ok(())
+            }
+            None => Err(KernelError::missing(op, object)),
+        }
     }
 
     fn set_port_isolation(&self, name: &str, isolated: bool) -> KernelResult<()> {

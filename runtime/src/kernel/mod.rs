@@ -91,6 +91,10 @@ pub trait Kernel {
     /// sockets inside keep it alive, so stop them first ([`Kernel::kill_process`]).
     fn delete_netns(&self, name: &str) -> KernelResult<()>;
 
+    /// Brings `lo` up in netplan-owned namespace `netns` (a crash right after the namespace
+    /// was made, or someone else, may have left it down).
+    fn set_loopback_up(&self, netns: &str) -> KernelResult<()>;
+
     /// Creates a bridge in the host namespace, tags it, pins its MAC, adds the addresses and
     /// brings it up. On failure nothing half-made is left behind.
     fn create_bridge(&self, spec: &BridgeSpec) -> KernelResult<()>;

@@ -146,10 +146,12 @@ impl LinuxKernel {
         &self,
         name: &str,
         tag: &str,
+        peer: Option<(&str, &str)>,
         object: &str,
         make: impl FnOnce() -> KernelResult<()>,
     ) -> KernelResult<()> {
-        pending::mark(name, tag).map_err(|e| KernelError::os("recording the creation of", object, e))?;
+        pending::mark(name, tag, peer)
+            .map_err(|e| KernelError::os("recording the creation of", object, e))?;
         let made = make();
         // Made and tagged, or not made (or removed again): the record has served. One left
         // behind would let a later foreign link of that name pass for netplan's.
@@ -338,8 +340,11 @@ impl Kernel for LinuxKernel {
         let mut host = host.map_err(|e| KernelError::os("observing", "host namespace", e))?;
         let unfinished = pending::all().map_err(|e| KernelError::os("listing", pending::PENDING_DIR, e))?;
         for link in host.links.iter_mut().filter(|l| l.alias.is_none()) {
-            if let Some(tag) = unfinished.get(&link.name).filter(|t| is_netplan_tag(Some(t))) {
-                link.alias = Some(tag.clone());
+            if let Some(r) = unfinished
+                .get(&link.name)
+                .filter(|r| is_netplan_tag(Some(&r.tag)))
+            {
+                link.alias = Some(r.tag.clone());
                 link.unfinished = true;
             }
         }
@@ -362,6 +367,21 @@ impl Kernel for LinuxKernel {
                 objects.map_err(|e| KernelError::os("observing", format!("netns {ns}"), e))?
             {
                 observed.inside.insert(ns, objects);
+            }
+        }
+        // The untagged peer of a pair still being made is netplan's too (see [`pending`]).
+        for r in unfinished.values().filter(|r| is_netplan_tag(Some(&r.tag))) {
+            let Some((ns, peer)) = &r.peer else { continue };
+            let Some(objects) = observed.inside.get_mut(ns) else {
+                continue;
+            };
+            for link in objects
+                .links
+                .iter_mut()
+                .filter(|l| &l.name == peer && l.alias.is_none())
+            {
+                link.alias = Some(r.tag.clone());
+                link.unfinished = true;
             }
         }
         Ok(observed)
@@ -406,6 +426,14 @@ impl Kernel for LinuxKernel {
         Ok(())
     }
 
+    fn set_loopback_up(&self, netns: &str) -> KernelResult<()> {
+        let op = "bringing up lo in";
+        self.owned_netns(netns, op)?;
+        let conn = self.conn(Some(netns), op)?;
+        self.run(loopback_up(&conn.handle))
+            .map_err(|e| KernelError::os(op, format!("netns {netns}"), e))
+    }
+
     fn delete_netns(&self, name: &str) -> KernelResult<()> {
         let op = "deleting";
         self.owned_netns(name, op)?;
@@ -418,7 +446,7 @@ impl Kernel for LinuxKernel {
         let op = "creating";
         let object = format!("bridge {}", spec.name);
         validate_ifname(&object, &spec.name)?;
-        self.recording(&spec.name, &spec.tag, &object, || {
+        self.recording(&spec.name, &spec.tag, None, &object, || {
             self.make_bridge(spec, op, &object)
         })
     }
@@ -432,7 +460,8 @@ impl Kernel for LinuxKernel {
         validate_ifname(&object, &spec.host_name)?;
         validate_ifname(&object, &spec.peer_name)?;
         self.owned_netns(&spec.netns, op)?;
-        self.recording(&spec.host_name, &spec.tag, &object, || {
+        let peer = Some((spec.netns.as_str(), spec.peer_name.as_str()));
+        self.recording(&spec.host_name, &spec.tag, peer, &object, || {
             self.make_veth(spec, op, &object)
         })
     }

@@ -83,7 +83,7 @@ pub(super) async fn owned_link(
         Ok(None) => Err(KernelError::missing(op, object)),
         Ok(Some(m)) if is_netplan_tag(link_alias(&m)) => Ok(m),
         Ok(Some(m)) if link_alias(&m).is_none() && netns.is_none() => match pending::read(name) {
-            Ok(Some(tag)) if is_netplan_tag(Some(&tag)) => Ok(m),
+            Ok(Some(r)) if is_netplan_tag(Some(&r.tag)) => Ok(m),
             Ok(_) => Err(KernelError::foreign(op, object)),
             Err(e) => Err(KernelError::os(op, object, e)),
         },
