@@ -147,7 +147,7 @@ impl CliObserver {
     fn say(&self, line: String) {
         match &self.bar {
             Some(b) => b.println(line),
-            None => println!("{line}"),
+            None => outln!("{line}"),
         }
     }
 
@@ -165,7 +165,7 @@ impl CliObserver {
         let shared = self.shared.clone();
         move |line: &str| match shared.lock().ok().and_then(|b| b.clone()) {
             Some(b) => b.println(line),
-            None => println!("{line}"),
+            None => outln!("{line}"),
         }
     }
 }
@@ -269,9 +269,9 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
             return Ok(1);
         };
         add_machine_drift(&mut planned, state);
-        print!("{}", render::text(&planned.plan, color.enabled(false)));
+        out!("{}", render::text(&planned.plan, color.enabled(false)));
         if let Some(line) = forwarding_line(&planned.allocated.desired) {
-            println!("{line}");
+            outln!("{line}");
         }
         if let Err(f) = hooks::run_plan(&hook_set, &planned.allocated.desired, &planned.plan) {
             hooks::report(f);
@@ -296,9 +296,9 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
     // One read of the kernel serves the drift shown in the plan and the apply itself.
     let ready = apply::prepare(env, &desired)?;
     apply::add_drift(&mut planned.plan, ready.drift());
-    print!("{}", render::text(&planned.plan, color.enabled(false)));
+    out!("{}", render::text(&planned.plan, color.enabled(false)));
     if let Some(line) = forwarding_line(&desired) {
-        println!("{line}");
+        outln!("{line}");
     }
     if let Err(f) = hooks::run_plan(&hook_set, &desired, &planned.plan) {
         hooks::report(f);
@@ -338,11 +338,14 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
     };
     let s = planned.plan.summary();
     if outcome.is_noop() {
-        println!("\nApply complete! Nothing to do.");
+        outln!("\nApply complete! Nothing to do.");
     } else {
-        println!(
+        outln!(
             "\nApply complete! Resources: {} added, {} changed, {} destroyed ({} kernel steps).",
-            s.add, s.change, s.destroy, outcome.steps
+            s.add,
+            s.change,
+            s.destroy,
+            outcome.steps
         );
     }
     Ok(0)

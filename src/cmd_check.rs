@@ -41,7 +41,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
     }
     if args.json {
         let text = serde_json::to_string_pretty(&all).map_err(|e| miette::miette!("{e}"))?;
-        println!("{text}");
+        outln!("{text}");
     } else if !failed {
         let n = args.files.len();
         eprintln!("{n} file{} checked: no errors", if n == 1 { "" } else { "s" });

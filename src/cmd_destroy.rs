@@ -31,12 +31,12 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
     let env = machine.env(state);
     let recorded = state.applied(&topology)?;
     match &recorded {
-        Some(d) => println!(
+        Some(d) => outln!(
             "Destroying topology {topology}: {} network(s), {} container(s).",
             d.networks.iter().filter(|n| n.bridge.is_some()).count(),
             d.containers.len()
         ),
-        None => println!(
+        None => outln!(
             "Topology {topology} is not recorded as applied; removing whatever of it the kernel still shows."
         ),
     }
@@ -93,11 +93,12 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
     observer.finish();
     let outcome = outcome?;
     if outcome.is_noop() {
-        println!("Destroy complete! Nothing was left.");
+        outln!("Destroy complete! Nothing was left.");
     } else {
-        println!(
+        outln!(
             "Destroy complete! {} object(s) removed ({} kernel steps).",
-            outcome.removed, outcome.steps
+            outcome.removed,
+            outcome.steps
         );
     }
     Ok(0)

@@ -36,7 +36,7 @@ pub fn run(args: Args) -> miette::Result<u8> {
         if args.check {
             let name = path.display().to_string();
             let diff = similar::TextDiff::from_lines(&text, &formatted);
-            print!(
+            out!(
                 "{}",
                 diff.unified_diff()
                     .context_radius(2)

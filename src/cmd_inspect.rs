@@ -50,6 +50,6 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
         }
     }
     let text = serde_json::to_string_pretty(&out).map_err(|e| miette::miette!("{e}"))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(if missing.is_empty() { 0 } else { 1 })
 }

@@ -14,18 +14,23 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
     let rows = inspect::ls(&state.all_applied()?);
     if args.json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| miette::miette!("{e}"))?;
-        println!("{text}");
+        outln!("{text}");
         return Ok(0);
     }
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    println!(
+    outln!(
         "{:<12}   {:<width$}   {:<8}   SCOPE",
-        "NETWORK ID", "NAME", "DRIVER"
+        "NETWORK ID",
+        "NAME",
+        "DRIVER"
     );
     for r in &rows {
-        println!(
+        outln!(
             "{:<12}   {:<width$}   {:<8}   {}",
-            r.id, r.name, r.driver, r.scope
+            r.id,
+            r.name,
+            r.driver,
+            r.scope
         );
     }
     Ok(0)

@@ -130,11 +130,11 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
     let format = if args.json { Format::Json } else { args.format };
     let plan = &planned.plan;
     match format {
-        Format::Text => print!("{}", render::text(plan, color.enabled(false))),
-        Format::Json => println!("{}", render::json(plan)),
+        Format::Text => out!("{}", render::text(plan, color.enabled(false))),
+        Format::Json => outln!("{}", render::json(plan)),
         Format::Markdown => {
             let title = args.file.display().to_string();
-            print!("{}", render::markdown(plan, &title, render::MARKDOWN_LIMIT));
+            out!("{}", render::markdown(plan, &title, render::MARKDOWN_LIMIT));
         }
     }
     if let Some(f) = refused {

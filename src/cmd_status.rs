@@ -88,17 +88,17 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
     };
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| miette::miette!("{e}"))?;
-        println!("{text}");
+        outln!("{text}");
         return Ok(0);
     }
     if report.topologies.is_empty() {
-        println!(
+        outln!(
             "No topology is applied (state directory {}).",
             state.root().display()
         );
     }
     for t in &report.topologies {
-        println!(
+        outln!(
             "topology {}: {} network(s), {} container(s) running, {} stopped",
             t.name,
             t.networks.len(),
@@ -106,13 +106,13 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
             t.stopped.len()
         );
         if !t.stopped.is_empty() {
-            println!("  stopped: {}", list(&t.stopped));
+            outln!("  stopped: {}", list(&t.stopped));
         }
     }
     let d = &report.dns;
     match (&d.status, &d.error) {
         (Some(s), _) => {
-            println!(
+            outln!(
                 "dns service: running, pid {}, serving {} namespace(s) (reload #{}, {:.1} ms)",
                 s.pid,
                 s.namespaces.len(),
@@ -120,10 +120,10 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
                 s.reload_ms
             );
             if !s.namespaces.is_empty() {
-                println!("  namespaces: {}", list(&s.namespaces));
+                outln!("  namespaces: {}", list(&s.namespaces));
             }
             let ups: Vec<String> = s.upstreams.iter().map(|u| u.to_string()).collect();
-            println!(
+            outln!(
                 "  upstream resolvers: {}",
                 if ups.is_empty() {
                     "none".to_string()
@@ -132,23 +132,23 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
                 }
             );
             for (ns, why) in &s.failed {
-                println!("  not serving {ns} yet: {why}");
+                outln!("  not serving {ns} yet: {why}");
             }
             for w in &s.warnings {
-                println!("  warning: {w}");
+                outln!("  warning: {w}");
             }
             if let Some(e) = &s.error {
-                println!("  last reload failed (previous names still served): {e}");
+                outln!("  last reload failed (previous names still served): {e}");
             }
         }
-        (None, Some(e)) => println!(
+        (None, Some(e)) => outln!(
             "dns service: not answering{}: {e}",
             d.pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
         ),
         (None, None) if d.needed => {
-            println!("dns service: not running, but applied containers need it; `netplan apply` starts it")
+            outln!("dns service: not running, but applied containers need it; `netplan apply` starts it")
         }
-        (None, None) => println!("dns service: not running (no container needs it)"),
+        (None, None) => outln!("dns service: not running (no container needs it)"),
     }
     Ok(0)
 }

@@ -96,13 +96,13 @@ pub fn run(args: Args, stop: bool, state: &StateDir) -> miette::Result<u8> {
     }
     let (topology, outcome) = result?;
     if outcome.is_noop() {
-        println!(
+        outln!(
             "container {} of topology {topology} is already {}",
             args.container,
             if stop { "stopped" } else { "running" }
         );
     } else {
-        println!(
+        outln!(
             "container {} of topology {topology} {}",
             args.container,
             if stop { "stopped" } else { "started" }

@@ -3,6 +3,23 @@
 //! A thin CLI over `netplan-lang` (parse, check, format) and `netplan-runtime` (IPAM,
 //! plan, apply, DNS, hooks).
 
+/// Prints to stdout like `print!`, but a closed stdout (`netplan plan | head`) is not an error:
+/// the output is dropped and the command carries on, so an apply is never cut short by it.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` with the same rule as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cmd_apply;
 mod cmd_check;
 mod cmd_destroy;

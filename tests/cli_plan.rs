@@ -207,3 +207,34 @@ fn help_and_completions() {
     let c = netplan(&["completions", "bash"], &d);
     assert!(text(&c.stdout).contains("netplan"));
 }
+
+/// `netplan plan | head`: a reader that goes away is not a crash. The plan is larger than a
+/// pipe's buffer, so netplan is still writing when the read end is closed.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let d = tempdir("pipe");
+    let mut topo = String::from("network red { subnet 10.1.0.0/16 }\n");
+    for i in 0..400 {
+        topo.push_str(&format!("container c{i} {{ network red }}\n"));
+    }
+    write(&d, "big.net", &topo);
+    let child = Command::new(env!("CARGO_BIN_EXE_netplan"))
+        .args(["plan", "--against", "/dev/null", "big.net"])
+        .current_dir(&d)
+        .env("NETPLAN_STATE_DIR", d.join("state"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => panic!("cannot run netplan: {e}"),
+    };
+    drop(child.stdout.take());
+    let out = match child.wait_with_output() {
+        Ok(o) => o,
+        Err(e) => panic!("waiting for netplan: {e}"),
+    };
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
