@@ -655,6 +655,22 @@ fn half_made_namespaces() -> R {
         peers_tagged == 2 && records == 0,
         format!("peers tagged {peers_tagged}, records {records}"),
     )?;
+    // A record left by a netplan killed before it made the link: the next apply forgets it,
+    // so a foreign link that later takes that name stays foreign.
+    std::fs::write("/run/netplan/links/vnpstale0", "netplan:halfns\n").map_err(io)?;
+    ok(&["apply", &file])?;
+    check(
+        !Path::new("/run/netplan/links/vnpstale0").exists(),
+        "the stale record is still there",
+    )?;
+    run_ip(&["link", "add", "vnpstale0", "type", "bridge"])?;
+    let obs = observe(&kernel()?, &[])?;
+    let stale = obs.host.link("vnpstale0").map(|l| (l.is_netplan(), l.unfinished));
+    run_ip(&["link", "del", "vnpstale0"])?;
+    check(
+        stale == Some((false, false)),
+        format!("foreign link seen as {stale:?}"),
+    )?;
     ok(&["destroy", &file])?;
     let after = leftovers()?;
     check(

@@ -589,6 +589,11 @@ fn run_ops(
     let Facts {
         recorded, records, ..
     } = facts;
+    // The caller holds the state lock: no creation is under way, so a record of one whose link
+    // does not exist was left by a netplan killed in between.
+    env.kernel
+        .forget_interrupted_creations()
+        .map_err(ApplyError::Observe)?;
     observer.before_changes(topology, ops.len())?;
     let mut run = Run {
         env,

@@ -91,6 +91,12 @@ pub trait Kernel {
     /// sockets inside keep it alive, so stop them first ([`Kernel::kill_process`]).
     fn delete_netns(&self, name: &str) -> KernelResult<()>;
 
+    /// Forgets the records of link creations that were interrupted before the link existed
+    /// (see `pending`), so that no foreign link taking such a name later passes for netplan's.
+    /// Only while no other netplan changes the kernel, i.e. under the state lock. Returns how
+    /// many were forgotten.
+    fn forget_interrupted_creations(&self) -> KernelResult<usize>;
+
     /// Brings `lo` up in netplan-owned namespace `netns` (a crash right after the namespace
     /// was made, or someone else, may have left it down).
     fn set_loopback_up(&self, netns: &str) -> KernelResult<()>;

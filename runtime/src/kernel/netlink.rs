@@ -426,6 +426,23 @@ impl Kernel for LinuxKernel {
         Ok(())
     }
 
+    fn forget_interrupted_creations(&self) -> KernelResult<usize> {
+        let op = "listing";
+        let records = pending::all().map_err(|e| KernelError::os(op, pending::PENDING_DIR, e))?;
+        let mut forgotten = 0;
+        for name in records.keys() {
+            let exists = self
+                .run(find_link(&self.host, name))
+                .map_err(|e| KernelError::os("looking up", link_object(None, name), e))?
+                .is_some();
+            if !exists {
+                pending::clear(name).map_err(|e| KernelError::os("removing", pending::PENDING_DIR, e))?;
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
     fn set_loopback_up(&self, netns: &str) -> KernelResult<()> {
         let op = "bringing up lo in";
         self.owned_netns(netns, op)?;

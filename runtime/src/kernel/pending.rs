@@ -14,8 +14,10 @@
 //! apply makes the pair again.
 //!
 //! A record outlives its purpose only when netplan dies after writing it and before making the
-//! link, and the link is then no longer wanted; a foreign link that later took exactly that
-//! netplan-generated name would pass for netplan's.
+//! link. Each apply, destroy, stop and start forgets such records before its first change
+//! ([`Kernel::forget_interrupted_creations`](super::Kernel::forget_interrupted_creations)):
+//! it holds the state lock, so no creation is under way, and a foreign link that later took
+//! exactly that generated name does not pass for netplan's.
 
 use std::collections::HashMap;
 use std::fs;
