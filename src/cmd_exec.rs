@@ -29,7 +29,7 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
         return Err(miette::miette!("no command given"));
     };
     if let Some(ns) = &c.netns {
-        exec::enter(ns, std::path::Path::new("/etc/netns")).map_err(|e| {
+        exec::enter(ns).map_err(|e| {
             miette::miette!(
                 code = "netplan::exec::enter",
                 help = "`netplan status` shows whether the container is applied; `netplan apply` recreates a missing namespace",

@@ -214,6 +214,13 @@ fn guide() -> R {
         resolv.contains("nameserver 127.0.0.11"),
         format!("resolv.conf: {resolv}"),
     )?;
+    // /sys is the container's own: its interfaces, not the host's bridges.
+    let sys = ok(&["exec", "container2", "--", "ls", "/sys/class/net"])?;
+    let devs: Vec<&str> = sys.split_whitespace().collect();
+    check(
+        devs.contains(&"eth1") && !devs.iter().any(|d| d.starts_with("br-")),
+        format!("/sys/class/net in container2: {devs:?}"),
+    )?;
 
     // Idempotent: nothing changes, indexes stay.
     let again = ok(&["apply", &file])?;

@@ -3,14 +3,13 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
-use std::path::Path;
 
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sched::{CloneFlags, setns, unshare};
+use nix::sched::{CloneFlags, setns};
 
 use super::ApplyError;
 use crate::desired::{ContainerState, Desired};
 use crate::kernel::netns;
+use crate::kernel::process::{etc_overlays, prepare_child};
 
 /// Finds container `name` among the applied topologies (`topology` narrows the search).
 pub fn find_container<'a>(
@@ -39,50 +38,18 @@ pub fn find_container<'a>(
     }
 }
 
-/// Moves the calling process into named namespace `ns` with its own view of `/etc`: a private
-/// mount namespace in which every file of `etc_netns/NS/` is bind-mounted over the same name in
-/// `/etc` (so `/etc/resolv.conf` and `/etc/hosts` are the container's) and `/sys` shows the
-/// namespace's interfaces.
+/// Moves the calling process into named namespace `ns` with its own view of `/etc`, exactly as
+/// netplan starts `run` processes and hooks ([`prepare_child`]): a private mount namespace in
+/// which every file of `/etc/netns/NS/` is bind-mounted over the same name in `/etc` (so
+/// `/etc/resolv.conf` and `/etc/hosts` are the container's) and `/sys` shows the namespace's
+/// interfaces.
 ///
 /// Call it only from a single-threaded process that `exec`s the command right after: namespace
 /// switches apply to the calling thread only.
-pub fn enter(ns: &str, etc_netns: &Path) -> io::Result<()> {
+pub fn enter(ns: &str) -> io::Result<()> {
     netns::validate_name(ns).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
+    let overlays = etc_overlays(ns)?;
     let target = File::open(netns::netns_path(ns))?;
     setns(target.as_fd(), CloneFlags::CLONE_NEWNET)?;
-    unshare(CloneFlags::CLONE_NEWNS)?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )?;
-    let dir = etc_netns.join(ns);
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for entry in entries.flatten() {
-            let target = Path::new("/etc").join(entry.file_name());
-            if !target.exists() {
-                continue;
-            }
-            mount(
-                Some(entry.path().as_path()),
-                target.as_path(),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )?;
-        }
-    }
-    // Best effort, like `ip netns exec`: a fresh sysfs shows this namespace's devices.
-    if umount2("/sys", MntFlags::MNT_DETACH).is_ok() {
-        let _ = mount(
-            Some("sysfs"),
-            "/sys",
-            Some("sysfs"),
-            MsFlags::empty(),
-            None::<&str>,
-        );
-    }
-    Ok(())
+    prepare_child(&overlays)
 }
