@@ -101,12 +101,18 @@ fn container_mut<'d>(d: &'d mut Desired, name: &str) -> &'d mut netplan_runtime:
 
 // ---------------------------------------------------------------- a test upstream resolver
 
-/// Answers `up.example` (A 192.0.2.7), `gone.example` (NXDOMAIN) and never answers
-/// `silent.example`; records every name it is asked.
+/// Answers `up.example` (A 192.0.2.7), `gone.example` (NXDOMAIN), every name in `bait`
+/// (A [`BAIT_IP`]: what a leak would look like) and never answers `silent.example`; records
+/// every name it is asked.
 #[derive(Clone, Default)]
 struct UpHandler {
     seen: Arc<Mutex<Vec<String>>>,
+    /// Lower-cased, with the trailing dot.
+    bait: Arc<Mutex<Vec<String>>>,
 }
+
+/// The upstream's answer to a bait name.
+const BAIT_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 66));
 
 #[async_trait::async_trait]
 impl RequestHandler for UpHandler {
@@ -129,6 +135,15 @@ impl RequestHandler for UpHandler {
         let builder = MessageResponseBuilder::from_message_request(request);
         let mut md = Metadata::response_from_request(&request.metadata);
         md.recursion_available = true;
+        let lower = name.to_ascii_lowercase();
+        if self.bait.lock().is_ok_and(|b| b.contains(&lower)) {
+            let owner = info.query.original().name().clone();
+            let rec = Record::from_rdata(owner, 30, RData::A(A::new(192, 0, 2, 66)));
+            return rh
+                .send_response(builder.build(md, [rec].iter(), &[], &[], &[]))
+                .await
+                .unwrap_or(fail);
+        }
         let sent = match name.as_str() {
             "up.example." => {
                 let owner = info.query.original().name().clone();
@@ -153,6 +168,7 @@ impl RequestHandler for UpHandler {
 struct Upstream {
     server: Server<UpHandler>,
     seen: Arc<Mutex<Vec<String>>>,
+    bait: Arc<Mutex<Vec<String>>>,
 }
 
 impl Upstream {
@@ -160,6 +176,7 @@ impl Upstream {
     async fn start(port: u16) -> Result<Upstream, String> {
         let handler = UpHandler::default();
         let seen = handler.seen.clone();
+        let bait = handler.bait.clone();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let udp = ctx(
             tokio::net::UdpSocket::bind(addr).await,
@@ -172,7 +189,7 @@ impl Upstream {
         let mut server = Server::new(handler);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 16);
-        Ok(Upstream { server, seen })
+        Ok(Upstream { server, seen, bait })
     }
 
     fn seen(&self) -> Vec<String> {
@@ -306,12 +323,20 @@ impl Lab {
 
     /// NXDOMAIN at once, and the upstream never saw the name.
     fn expect_nx(&self, from: &str, name: &str) -> TestResult {
+        self.expect_nx_type(from, name, RecordType::A)
+    }
+
+    /// NXDOMAIN at once for `name` of type `rtype`, and the upstream never saw the name.
+    fn expect_nx_type(&self, from: &str, name: &str, rtype: RecordType) -> TestResult {
         let start = Instant::now();
-        let r = self.a(from, name)?;
+        let r = self.ask(from, &Question::udp(name, rtype))?;
         let took = start.elapsed();
         check(
             r.code() == ResponseCode::NXDomain,
-            format!("{from} asks {name}: got {}, want NXDOMAIN", r.describe()),
+            format!(
+                "{from} asks {name} {rtype:?}: got {}, want NXDOMAIN",
+                r.describe()
+            ),
         )?;
         check(
             took < DEADLINE,
@@ -320,8 +345,15 @@ impl Lab {
         let leaked = self
             .upstream_seen()
             .iter()
-            .any(|s| s.trim_end_matches('.') == name);
+            .any(|s| s.trim_end_matches('.').eq_ignore_ascii_case(name));
         check(!leaked, format!("{name} was forwarded upstream"))
+    }
+
+    /// Makes the test upstream answer `names` (A [`BAIT_IP`]).
+    fn upstream_answers(&self, names: &[&str]) {
+        if let Some(Ok(mut bait)) = self.upstream.as_ref().map(|u| u.bait.lock()) {
+            bait.extend(names.iter().map(|n| format!("{}.", n.to_ascii_lowercase())));
+        }
     }
 
     fn upstream_seen(&self) -> Vec<String> {
@@ -590,6 +622,86 @@ fn links_follow_target() -> TestResult {
     lab.expect_nx("user", "db")?;
     lab.edit(|d| container_mut(d, "target").stopped = false)?;
     lab.expect("user", "db", &["10.43.0.77".parse().map_err(|e| format!("{e}"))?])
+}
+
+/// Every name the topology defines that the asker may not see (a link alias whose target is not
+/// on the link's network, in any form; a stopped container's names and address; a disconnected
+/// endpoint's `NAME.NETWORK`) is NXDOMAIN at once and never reaches the upstream, although the
+/// upstream would answer it. Names the topology does not define still go upstream.
+fn out_of_sight_never_forwarded() -> TestResult {
+    let apart = "
+        network n { subnet 10.48.0.0/24 }
+        network m { subnet 10.49.0.0/24 }
+        container user { network n { link target as db }; network m }
+        container target { network m }
+        container other { network n }
+    ";
+    let joined = apart.replace(
+        "container target { network m }",
+        "container target { network m; network n }",
+    );
+    let mut lab = Lab::new(plan(apart, "sight")?)?;
+    let target_m = lab.ip("target", "m")?;
+    let ptr = reverse_name(target_m);
+    let names = [
+        "db",
+        "db.n",
+        "db.m",
+        "target",
+        "target.n",
+        "target.m",
+        "user.m",
+        "db.example",
+        &ptr,
+    ];
+    lab.upstream_answers(&names);
+    // The link's target is not on n: its alias answers nothing, in any spelling or form.
+    for q in ["db", "DB", "db.n", "Db.N", "db.m", "target.n", "TARGET.n"] {
+        lab.expect_nx("user", q)?;
+    }
+    lab.expect_on("user", "target.m", "target", "m")?;
+    lab.expect_on("user", "Target", "target", "m")?;
+    // other shares only n with user, and declared no link.
+    for q in ["db", "db.n", "target", "target.m", "user.m"] {
+        lab.expect_nx("other", q)?;
+    }
+    // A name the topology does not define still goes upstream, and its answer is relayed.
+    lab.expect("user", "db.example", &[BAIT_IP])?;
+    // target joins n: the link answers, for user alone.
+    let joined = plan(&joined, "sight")?;
+    lab.edit(|d| *d = joined)?;
+    for q in ["db", "db.n", "DB.N"] {
+        lab.expect_on("user", q, "target", "n")?;
+    }
+    lab.expect_nx("user", "db.m")?;
+    lab.expect_nx("other", "db")?;
+    lab.expect_on("other", "target", "target", "n")?;
+    // target stops: every one of its names, and its address, is NXDOMAIN.
+    lab.edit(|d| container_mut(d, "target").stopped = true)?;
+    for q in ["db", "db.n", "target", "target.n", "target.m"] {
+        lab.expect_nx("user", q)?;
+    }
+    lab.expect_nx("other", "target")?;
+    lab.expect_nx_type("user", &ptr, RecordType::PTR)?;
+    // target starts again, then is disconnected from n (recorded as apply records it: the
+    // endpoint and its records are gone).
+    lab.edit(|d| container_mut(d, "target").stopped = false)?;
+    lab.expect_on("user", "db", "target", "n")?;
+    let apart = plan(apart, "sight")?;
+    lab.edit(|d| *d = apart)?;
+    for q in ["db", "db.n", "target.n"] {
+        lab.expect_nx("user", q)?;
+    }
+    for q in ["target", "target.n", "db.n"] {
+        lab.expect_nx("other", q)?;
+    }
+    lab.expect_on("user", "target", "target", "m")?;
+    let leaked: Vec<String> = lab
+        .upstream_seen()
+        .into_iter()
+        .filter(|s| s != "db.example.")
+        .collect();
+    check(leaked.is_empty(), format!("forwarded upstream: {leaked:?}"))
 }
 
 // ---------------------------------------------------------------- forwarding
@@ -928,6 +1040,10 @@ fn main() -> ExitCode {
         ("names::case_aaaa_ptr", case_aaaa_ptr),
         ("names::alias_mode_all", alias_mode_all),
         ("names::links_follow_target", links_follow_target),
+        (
+            "names::out_of_sight_never_forwarded",
+            out_of_sight_never_forwarded,
+        ),
         ("forward::relay_nxdomain_servfail_internal", forwarding),
         ("robust::malformed_queries", malformed_queries),
         ("robust::tcp_many_addresses", tcp_many_addresses),

@@ -91,6 +91,9 @@ pub fn answer(snap: &Snapshot, view: &View, qname: &str, qtype: RecordType) -> A
 fn reverse(snap: &Snapshot, view: &View, ip: IpAddr, qtype: RecordType) -> Answer {
     let owners = snap.owners(ip);
     if owners.is_empty() {
+        if snap.is_stopped_addr(ip) {
+            return Answer::NxDomain;
+        }
         return if view.forward {
             Answer::Forward
         } else {
@@ -330,6 +333,43 @@ mod tests {
         let s = Snapshot::build(std::slice::from_ref(&d), vec![]);
         assert_eq!(ask(&s, "a", "b"), Answer::NxDomain);
         assert_eq!(ask(&s, "a", "bee"), Answer::NxDomain);
+    }
+
+    #[test]
+    fn every_netplan_name_out_of_sight_is_nxdomain() {
+        let text = "
+            network n { subnet 10.1.0.0/24 }
+            network m { subnet 10.2.0.0/24 }
+            container user { network n { link target as db }; network m }
+            container target { network m }
+        ";
+        let d = desired(text);
+        let s = Snapshot::build(std::slice::from_ref(&d), vec![]);
+        // The link's target is not on n: the alias answers nothing, in every spelling and form.
+        for q in ["db", "db.n", "db.m", "target.n"] {
+            assert_eq!(ask(&s, "user", q), Answer::NxDomain, "{q}");
+        }
+        assert_eq!(ask(&s, "user", "target.m"), a(&[ip_of(&d, "target", "m")]));
+        // Names the topology does not define still go upstream.
+        for q in ["db.example", "target.n.example", "x.n", "n", "m.db"] {
+            assert_eq!(ask(&s, "user", q), Answer::Forward, "{q}");
+        }
+        // A stopped container: its names and its address are netplan's, answering nothing.
+        let mut stopped = d.clone();
+        for c in &mut stopped.containers {
+            c.stopped |= c.name == "target";
+        }
+        let s = Snapshot::build(std::slice::from_ref(&stopped), vec![]);
+        for q in ["target", "target.m", "db.n"] {
+            assert_eq!(ask(&s, "user", q), Answer::NxDomain, "{q}");
+        }
+        let view = s.view("user").unwrap_or_else(|| panic!("user is served"));
+        let IpAddr::V4(v4) = ip_of(&d, "target", "m") else {
+            panic!("IPv4 expected")
+        };
+        let o = v4.octets();
+        let ptr = format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0]);
+        assert_eq!(answer(&s, view, &ptr, RecordType::PTR), Answer::NxDomain);
     }
 
     #[test]

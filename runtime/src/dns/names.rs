@@ -8,10 +8,14 @@
 //! * per served container (embedded resolver, own namespace, not stopped): a [`View`] listing its
 //!   DNS endpoints with the `link X as A` aliases declared on each, its upstream resolvers, and
 //!   whether it may forward at all (not when every network it is on is `internal`);
-//! * every name netplan knows anywhere (also of stopped containers and of endpoints that were
-//!   disconnected), so that a name the asker may not see is answered NXDOMAIN at once instead of
-//!   being forwarded upstream (no leak, no delay);
-//! * every container address, for PTR.
+//! * every name a topology defines: its containers' names (running or stopped), the aliases
+//!   and link aliases declared on any of its networks, and its DNS networks' names, so that a
+//!   netplan name the asker may not see is answered NXDOMAIN at once instead of being forwarded
+//!   upstream (no leak, no delay). `NAME.NETWORK` is netplan's when NAME is a name of a topology
+//!   and NETWORK one of its DNS networks, whether or not NAME is on NETWORK now: a link alias
+//!   whose target left the network, a disconnected endpoint's `NAME.NETWORK`, a stopped
+//!   container's;
+//! * every container address, for PTR (addresses of stopped containers are netplan's too).
 //!
 //! Endpoints are the truth: a disconnected endpoint (absent from the state) answers nothing, even
 //! while a stale record for it remains. Lookups never allocate per member; building a snapshot for
@@ -104,10 +108,16 @@ pub struct Snapshot {
     nets: Vec<NetData>,
     /// Served namespace → view.
     views: HashMap<String, View>,
-    /// Every lower-cased name netplan knows, bare and as `NAME.NETWORK`.
-    known: HashSet<String>,
-    /// Container address → (network, member) pairs.
+    /// Every lower-cased bare name a topology defines → the topologies (indices) defining it.
+    known: HashMap<String, Vec<u32>>,
+    /// Lower-cased DNS network name → the topologies (indices) that have it.
+    known_nets: HashMap<String, Vec<u32>>,
+    /// Container address → (network, member) pairs of live endpoints.
     addrs: HashMap<IpAddr, Vec<(NetId, MemberId)>>,
+    /// Addresses of endpoints of stopped containers (kept, answering nothing).
+    stopped_addrs: HashSet<IpAddr>,
+    /// Topologies added so far.
+    topologies: u32,
     /// The host's resolvers (used by containers without a `dns` setting).
     pub host_upstreams: Vec<IpAddr>,
     /// Problems found while building (a namespace claimed twice).
@@ -116,6 +126,14 @@ pub struct Snapshot {
 
 fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
+}
+
+/// Records that topology `topo` defines `name` (topologies are added in increasing order).
+fn mark(map: &mut HashMap<String, Vec<u32>>, name: String, topo: u32) {
+    let topos = map.entry(name).or_default();
+    if topos.last() != Some(&topo) {
+        topos.push(topo);
+    }
 }
 
 /// The upstream list actually used: without the embedded server itself, at most three.
@@ -145,16 +163,17 @@ impl Snapshot {
     }
 
     fn add_topology(&mut self, d: &Desired) {
+        let topo = self.topologies;
+        self.topologies += 1;
         // This topology's DNS networks → snapshot ids.
         let mut local: HashMap<&str, NetId> = HashMap::new();
         for n in d.networks.iter().filter(|n| n.has_dns()) {
             let id = self.nets.len() as NetId;
             local.insert(n.name.as_str(), id);
             let lname = lower(&n.name);
+            mark(&mut self.known_nets, lname.clone(), topo);
             for r in &n.records {
-                let name = lower(&r.name);
-                self.known.insert(format!("{name}.{lname}"));
-                self.known.insert(name);
+                mark(&mut self.known, lower(&r.name), topo);
             }
             self.nets.push(NetData {
                 name: n.name.clone(),
@@ -169,21 +188,26 @@ impl Snapshot {
         }
         for c in &d.containers {
             let cname = lower(&c.name);
-            self.known.insert(cname.clone());
+            mark(&mut self.known, cname.clone(), topo);
             for e in &c.endpoints {
                 let aliases: Vec<String> = e.aliases.iter().map(|a| lower(a)).collect();
-                for l in &e.links {
-                    self.known.insert(lower(&l.alias));
+                for name in aliases
+                    .iter()
+                    .cloned()
+                    .chain(e.links.iter().map(|l| lower(&l.alias)))
+                {
+                    mark(&mut self.known, name, topo);
                 }
                 let Some(&id) = local.get(e.network.as_str()) else {
                     continue;
                 };
                 let net = &mut self.nets[id as usize];
-                for name in std::iter::once(&cname).chain(&aliases) {
-                    self.known.insert(format!("{name}.{}", net.lname));
-                    self.known.insert(name.clone());
-                }
                 if c.stopped {
+                    let ips = [
+                        e.ipv4.map(|n| IpAddr::V4(n.addr())),
+                        e.ipv6.map(|n| IpAddr::V6(n.addr())),
+                    ];
+                    self.stopped_addrs.extend(ips.into_iter().flatten());
                     continue;
                 }
                 let mid = net.members.len() as MemberId;
@@ -269,14 +293,30 @@ impl Snapshot {
         self.nets.get(id as usize)
     }
 
-    /// Whether `lname` (lower-cased, no trailing dot) is a name netplan knows anywhere.
+    /// Whether `lname` (lower-cased, no trailing dot) is a name some topology defines: one of
+    /// its bare names, or `NAME.NETWORK` with NAME one of its names and NETWORK one of its DNS
+    /// networks (split at any dot, names and networks may contain dots).
     pub fn is_known(&self, lname: &str) -> bool {
-        self.known.contains(lname)
+        if self.known.contains_key(lname) {
+            return true;
+        }
+        lname.match_indices('.').any(|(i, _)| {
+            let (name, net) = (&lname[..i], &lname[i + 1..]);
+            match (self.known.get(name), self.known_nets.get(net)) {
+                (Some(a), Some(b)) => a.iter().any(|t| b.contains(t)),
+                _ => false,
+            }
+        })
     }
 
     /// The (network, member) pairs that own address `ip`.
     pub fn owners(&self, ip: IpAddr) -> &[(NetId, MemberId)] {
         self.addrs.get(&ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `ip` is the address of a stopped container (on one of its DNS networks).
+    pub fn is_stopped_addr(&self, ip: IpAddr) -> bool {
+        self.stopped_addrs.contains(&ip)
     }
 
     /// Number of DNS networks.
