@@ -354,7 +354,7 @@ fn endless_loop_is_stopped_by_the_deadline() {
     let f = failure(run_offline(&c, &set, HookEvent::Plan).1);
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        took >= Duration::from_millis(300) && took < Duration::from_secs(20),
         "{took:?}"
     );
     assert_eq!(f.diag.code(), codes::DEADLINE);
@@ -397,7 +397,7 @@ fn sleep_and_slow_functions_end_at_the_deadline() {
         .unwrap_or_else(|d| panic!("{}", render(&d)));
     let started = Instant::now();
     let (lines, r) = run_offline(&c, &set, HookEvent::Plan);
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(started.elapsed() < Duration::from_secs(20)); // not the hour it asked for
     assert_eq!(lines, ["[plan sleep.rhai] zz"]);
     assert_eq!(failure(r).diag.code(), codes::DEADLINE);
 
@@ -406,7 +406,7 @@ fn sleep_and_slow_functions_end_at_the_deadline() {
     let runner = Runner::new(&set, host.clone(), hooks::discard(), &c.desired, &c.plan);
     let started = Instant::now();
     let f = failure(runner.run(HookEvent::AfterApply));
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(started.elapsed() < Duration::from_secs(20)); // not the hour it asked for
     let calls = host.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 1);
     assert!(
