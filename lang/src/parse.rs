@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use pest::Parser as _;
-use pest::iterators::Pair;
+use pest::Token;
+use pest::iterators::Tokens;
 
 use crate::ast::*;
 use crate::diag::Diag;
@@ -16,27 +17,18 @@ struct Grammar;
 /// Parses a whole file. On failure returns every error found: one syntax error (the
 /// grammar stops at the first) or all malformed literals.
 pub fn parse(text: &str) -> Result<File, Vec<Diag>> {
-    check_nesting(text)?;
-    let mut pairs = Grammar::parse(Rule::file, text).map_err(|e| vec![syntax_error(e)])?;
-    let file = pairs
-        .next()
+    let comments = prescan(text)?;
+    let pairs = Grammar::parse(Rule::file, text).map_err(|e| vec![syntax_error(e)])?;
+    let mut b = Builder {
+        text,
+        tokens: pairs.tokens(),
+        errors: Vec::new(),
+    };
+    let items = b
+        .file()
         .ok_or_else(|| vec![Diag::error("netplan::syntax", "empty parse")])?;
-    let mut b = Builder { errors: Vec::new() };
-    let mut items = Vec::new();
-    for p in file.into_inner() {
-        match p.as_rule() {
-            Rule::network_decl => items.push(Item::Network(b.network(p))),
-            Rule::container_decl => items.push(Item::Container(b.container(p))),
-            Rule::hook_stmt => items.push(Item::Hook(b.hook(p))),
-            Rule::unknown_stmt | Rule::misplaced_stmt => items.push(Item::Unknown(unknown_stmt(p))),
-            _ => {}
-        }
-    }
     if b.errors.is_empty() {
-        Ok(File {
-            items,
-            comments: comments(text),
-        })
+        Ok(File { items, comments })
     } else {
         Err(b.errors)
     }
@@ -47,47 +39,76 @@ pub fn parse(text: &str) -> Result<File, Vec<Diag>> {
 /// the parser's stack (pest runs without its per-rule stack probe, see Cargo.toml).
 pub const MAX_NESTING: usize = 16;
 
-fn check_nesting(text: &str) -> Result<(), Vec<Diag>> {
-    let bytes = text.as_bytes();
-    let (mut depth, mut i) = (0usize, 0usize);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
+/// The pre-scan: refuses blocks nested too deep and collects the comments, in one pass over
+/// the text (it runs over every byte of the file).
+fn prescan(text: &str) -> Result<Vec<Comment>, Vec<Diag>> {
+    let mut depth = 0usize;
+    let mut comments = Vec::new();
+    scan(text, |found| match found {
+        Found::Open(i) => {
+            depth += 1;
+            if depth > MAX_NESTING {
+                return Err(vec![
+                    Diag::error("netplan::syntax", format!("blocks nested more than {MAX_NESTING} deep"))
+                        .primary(Span::new(i, i + 1), "this block is too deep")
+                        .help("blocks nest at most three deep: network → subnet, container → network; close the blocks left open above"),
+                ]);
             }
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Err(vec![
-                        Diag::error("netplan::syntax", format!("blocks nested more than {MAX_NESTING} deep"))
-                            .primary(Span::new(i, i + 1), "this block is too deep")
-                            .help("blocks nest at most three deep: network → subnet, container → network; close the blocks left open above"),
-                    ]);
-                }
-            }
-            b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            Ok(())
         }
-        i += 1;
-    }
-    Ok(())
+        Found::Close => {
+            depth = depth.saturating_sub(1);
+            Ok(())
+        }
+        Found::Comment(c) => {
+            comments.push(c);
+            Ok(())
+        }
+    })?;
+    Ok(comments)
 }
 
 /// Every `# …` comment, found by a scan that skips string literals.
 pub fn comments(text: &str) -> Vec<Comment> {
     let mut out = Vec::new();
+    let Ok(()) = scan(text, |found| -> Result<(), std::convert::Infallible> {
+        if let Found::Comment(c) = found {
+            out.push(c);
+        }
+        Ok(())
+    });
+    out
+}
+
+/// What [`scan`] finds outside string literals.
+enum Found {
+    /// A `{`, at this offset.
+    Open(usize),
+    /// A `}`.
+    Close,
+    Comment(Comment),
+}
+
+/// Walks the text, skipping string literals, and hands every brace and comment to `f`;
+/// stops at the first error `f` returns.
+fn scan<E>(text: &str, mut f: impl FnMut(Found) -> Result<(), E>) -> Result<(), E> {
+    /// The bytes the scan stops at.
+    const SPECIAL: [bool; 256] = {
+        let mut t = [false; 256];
+        t[b'"' as usize] = true;
+        t[b'#' as usize] = true;
+        t[b'{' as usize] = true;
+        t[b'}' as usize] = true;
+        t
+    };
     let bytes = text.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    loop {
+        while i < bytes.len() && !SPECIAL[usize::from(bytes[i])] {
+            i += 1;
+        }
+        let Some(&b) = bytes.get(i) else { break };
+        match b {
             b'"' => {
                 i += 1;
                 while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
@@ -105,183 +126,330 @@ pub fn comments(text: &str) -> Vec<Comment> {
                 } else {
                     i
                 };
-                out.push(Comment {
+                f(Found::Comment(Comment {
                     text: text.get(start..end).unwrap_or("").to_string(),
                     span: Span::new(start, end),
-                });
+                }))?;
+            }
+            b'{' => {
+                f(Found::Open(i))?;
+                i += 1;
+            }
+            b'}' => {
+                f(Found::Close)?;
+                i += 1;
             }
             _ => i += 1,
         }
     }
-    out
+    Ok(())
 }
 
-struct Builder {
+/// Lowers pest's output into the syntax tree, reading it as the flat stream of tokens that
+/// it is (each node is a start token, its children, an end token) in one pass. Walking it
+/// through `Pair`s counts the children of every node before reading them, jumping about a
+/// token buffer of tens of megabytes for a large file, and took twice as long.
+struct Builder<'i> {
+    text: &'i str,
+    tokens: Tokens<'i, Rule>,
     errors: Vec<Diag>,
 }
 
-fn name(p: Pair<'_, Rule>) -> Name {
-    Spanned::new(p.as_str().to_string(), p.as_span().into())
+/// A node of the parse tree whose start token was just read: its children and its end
+/// token come next.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    rule: Rule,
+    start: usize,
 }
 
-/// The children of a statement, without its keyword token.
-fn args(p: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
-    p.into_inner().filter(|c| !is_keyword(c.as_rule()))
+/// A token without children (the atomic rules), read whole.
+#[derive(Debug, Clone, Copy)]
+struct Leaf<'i> {
+    text: &'i str,
+    span: Span,
 }
 
-impl Builder {
-    fn network(&mut self, p: Pair<'_, Rule>) -> NetworkDecl {
-        let span = p.as_span().into();
-        let mut it = args(p);
-        let name = it.next().map(name).unwrap_or_default_name(span);
-        let block = it.next().map(|b| self.block(b, Self::network_stmt));
+/// The reading of one node's children; `end` is the node's end once its end token is read.
+#[derive(Debug, Default)]
+struct Args {
+    end: Option<usize>,
+}
+
+impl<'i> Builder<'i> {
+    /// The next child of the node being read, or its end offset when it has no more.
+    fn child(&mut self) -> Result<Node, usize> {
+        match self.tokens.next() {
+            Some(Token::Start { rule, pos }) => Ok(Node {
+                rule,
+                start: pos.pos(),
+            }),
+            Some(Token::End { pos, .. }) => Err(pos.pos()),
+            None => Err(self.text.len()),
+        }
+    }
+
+    /// Reads the rest of the node being read, whatever is in it; its end offset.
+    fn finish(&mut self) -> usize {
+        let mut depth = 0usize;
+        loop {
+            match self.tokens.next() {
+                Some(Token::Start { .. }) => depth += 1,
+                Some(Token::End { pos, .. }) => match depth.checked_sub(1) {
+                    Some(d) => depth = d,
+                    None => return pos.pos(),
+                },
+                None => return self.text.len(),
+            }
+        }
+    }
+
+    /// The next child of a statement, skipping its keyword tokens; `None` at its end. The
+    /// child must be read whole before the next one.
+    fn arg(&mut self, args: &mut Args) -> Option<Node> {
+        if args.end.is_some() {
+            return None;
+        }
+        loop {
+            match self.child() {
+                Ok(n) if is_keyword(n.rule) => {
+                    self.finish();
+                }
+                Ok(n) => return Some(n),
+                Err(end) => {
+                    args.end = Some(end);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The next child of a statement, read whole as a leaf.
+    fn leaf_arg(&mut self, args: &mut Args) -> Option<Leaf<'i>> {
+        let n = self.arg(args)?;
+        Some(self.leaf(n))
+    }
+
+    /// Reads what is left of a statement; its span.
+    fn end(&mut self, n: Node, args: Args) -> Span {
+        let end = match args.end {
+            Some(end) => end,
+            None => self.finish(),
+        };
+        Span::new(n.start, end)
+    }
+
+    fn leaf(&mut self, n: Node) -> Leaf<'i> {
+        let end = self.finish();
+        Leaf {
+            text: self.text.get(n.start..end).unwrap_or(""),
+            span: Span::new(n.start, end),
+        }
+    }
+
+    fn file(&mut self) -> Option<Vec<Item>> {
+        self.child().ok()?;
+        let mut items = Vec::new();
+        while let Ok(n) = self.child() {
+            match n.rule {
+                Rule::network_decl => items.push(Item::Network(self.network(n))),
+                Rule::container_decl => items.push(Item::Container(self.container(n))),
+                Rule::hook_stmt => items.push(Item::Hook(self.hook(n))),
+                Rule::unknown_stmt | Rule::misplaced_stmt => items.push(Item::Unknown(self.unknown(n))),
+                _ => {
+                    self.finish();
+                }
+            }
+        }
+        Some(items)
+    }
+
+    fn network(&mut self, n: Node) -> NetworkDecl {
+        let mut a = Args::default();
+        let name = self.leaf_arg(&mut a).map(name);
+        let block = self.arg(&mut a).map(|b| self.block(b, Self::network_stmt));
+        let span = self.end(n, a);
+        let name = name.unwrap_or_default_name(span);
         let span = decl_span(span, name.span, block.is_some());
         NetworkDecl { name, block, span }
     }
 
-    fn block<T>(&mut self, p: Pair<'_, Rule>, f: fn(&mut Self, Pair<'_, Rule>) -> Option<T>) -> Block<T> {
-        let span = p.as_span().into();
-        let stmts = p
-            .into_inner()
-            .filter(|c| !matches!(c.as_rule(), Rule::lbrace | Rule::rbrace))
-            .filter_map(|c| f(self, c))
-            .collect();
-        Block { stmts, span }
+    fn block<T>(&mut self, n: Node, f: fn(&mut Self, Node) -> Option<T>) -> Block<T> {
+        let mut stmts = Vec::new();
+        let end = loop {
+            match self.child() {
+                Ok(c) if matches!(c.rule, Rule::lbrace | Rule::rbrace) => {
+                    self.finish();
+                }
+                Ok(c) => stmts.extend(f(self, c)),
+                Err(end) => break end,
+            }
+        };
+        Block {
+            stmts,
+            span: Span::new(n.start, end),
+        }
     }
 
-    fn network_stmt(&mut self, p: Pair<'_, Rule>) -> Option<NetworkStmt> {
-        let span: Span = p.as_span().into();
-        let rule = p.as_rule();
-        if matches!(rule, Rule::unknown_stmt | Rule::misplaced_stmt) {
-            return Some(NetworkStmt::Unknown(unknown_stmt(p)));
+    /// A `subnet` statement: its block is read only when its CIDR is valid.
+    fn subnet(&mut self, n: Node) -> Option<SubnetDecl> {
+        let mut a = Args::default();
+        let cidr = self.leaf_arg(&mut a).and_then(|t| self.cidr(t));
+        let block = match self.arg(&mut a) {
+            Some(b) if cidr.is_some() => Some(self.block(b, Self::subnet_stmt)),
+            Some(_) => {
+                self.finish();
+                None
+            }
+            None => None,
+        };
+        let span = self.end(n, a);
+        let cidr = cidr?;
+        let span = decl_span(span, cidr.span, block.is_some());
+        Some(SubnetDecl { cidr, block, span })
+    }
+
+    fn network_stmt(&mut self, n: Node) -> Option<NetworkStmt> {
+        match n.rule {
+            Rule::unknown_stmt | Rule::misplaced_stmt => {
+                return Some(NetworkStmt::Unknown(self.unknown(n)));
+            }
+            Rule::hook_stmt => return Some(NetworkStmt::Hook(self.hook(n))),
+            Rule::subnet_stmt => return self.subnet(n).map(NetworkStmt::Subnet),
+            _ => {}
         }
-        if rule == Rule::hook_stmt {
-            return Some(NetworkStmt::Hook(self.hook(p)));
-        }
-        let mut a = args(p);
-        let mut next = || a.next();
-        Some(match rule {
+        let mut a = Args::default();
+        let first = self.leaf_arg(&mut a);
+        let second = self.leaf_arg(&mut a);
+        let span = self.end(n, a);
+        Some(match n.rule {
             Rule::driver_stmt => NetworkStmt::Driver {
-                name: name(next()?),
+                name: name(first?),
                 span,
             },
-            Rule::subnet_stmt => {
-                let cidr = self.cidr(next()?)?;
-                let block = next().map(|b| self.block(b, Self::subnet_stmt));
-                let span = decl_span(span, cidr.span, block.is_some());
-                NetworkStmt::Subnet(SubnetDecl { cidr, block, span })
-            }
             Rule::ipv6_stmt => NetworkStmt::Ipv6 { span },
             Rule::gateway_stmt => NetworkStmt::Gateway(AddrStmt {
-                addr: self.addr(next()?)?,
+                addr: self.addr(first?)?,
                 span,
             }),
             Rule::ip_range_stmt => NetworkStmt::IpRange(CidrStmt {
-                cidr: self.cidr(next()?)?,
+                cidr: self.cidr(first?)?,
                 span,
             }),
-            Rule::aux_stmt => NetworkStmt::Aux(self.aux(next()?, next()?, span)?),
+            Rule::aux_stmt => NetworkStmt::Aux(self.aux(first?, second?, span)?),
             Rule::bridge_stmt => NetworkStmt::Bridge {
-                name: name(next()?),
+                name: name(first?),
                 span,
             },
             Rule::mtu_stmt => NetworkStmt::Mtu {
-                value: self.number(next()?)?,
+                value: self.number(first?)?,
                 span,
             },
             Rule::icc_stmt => NetworkStmt::Icc {
-                on: on_off(next()?),
+                on: on_off(first?),
                 span,
             },
             Rule::masquerade_stmt => NetworkStmt::Masquerade {
-                on: on_off(next()?),
+                on: on_off(first?),
                 span,
             },
             Rule::host_ip_stmt => NetworkStmt::HostIp(AddrStmt {
-                addr: self.addr(next()?)?,
+                addr: self.addr(first?)?,
                 span,
             }),
             Rule::label_stmt => {
-                let key = name(next()?);
-                let value = self.string(next()?);
+                let key = name(first?);
+                let value = self.string(second?);
                 NetworkStmt::Label { key, value, span }
             }
             Rule::internal_stmt => NetworkStmt::Internal { span },
             Rule::option_stmt => {
-                let key = self.string(next()?);
-                let value = self.string(next()?);
+                let key = self.string(first?);
+                let value = self.string(second?);
                 NetworkStmt::Option { key, value, span }
             }
             Rule::alias_mode_stmt => NetworkStmt::AliasMode {
-                name: name(next()?),
+                name: name(first?),
                 span,
             },
             _ => return None,
         })
     }
 
-    fn subnet_stmt(&mut self, p: Pair<'_, Rule>) -> Option<SubnetStmt> {
-        let span: Span = p.as_span().into();
-        let rule = p.as_rule();
-        if matches!(rule, Rule::unknown_stmt | Rule::misplaced_stmt) {
-            return Some(SubnetStmt::Unknown(unknown_stmt(p)));
+    fn subnet_stmt(&mut self, n: Node) -> Option<SubnetStmt> {
+        if matches!(n.rule, Rule::unknown_stmt | Rule::misplaced_stmt) {
+            return Some(SubnetStmt::Unknown(self.unknown(n)));
         }
-        let mut a = args(p);
-        let mut next = || a.next();
-        Some(match rule {
+        let mut a = Args::default();
+        let first = self.leaf_arg(&mut a);
+        let second = self.leaf_arg(&mut a);
+        let span = self.end(n, a);
+        Some(match n.rule {
             Rule::gateway_stmt => SubnetStmt::Gateway(AddrStmt {
-                addr: self.addr(next()?)?,
+                addr: self.addr(first?)?,
                 span,
             }),
             Rule::ip_range_stmt => SubnetStmt::IpRange(CidrStmt {
-                cidr: self.cidr(next()?)?,
+                cidr: self.cidr(first?)?,
                 span,
             }),
-            Rule::aux_stmt => SubnetStmt::Aux(self.aux(next()?, next()?, span)?),
+            Rule::aux_stmt => SubnetStmt::Aux(self.aux(first?, second?, span)?),
             _ => return None,
         })
     }
 
-    fn container(&mut self, p: Pair<'_, Rule>) -> ContainerDecl {
-        let span = p.as_span().into();
-        let mut it = args(p);
-        let name = it.next().map(name).unwrap_or_default_name(span);
-        let block = it.next().map(|b| self.block(b, Self::container_stmt));
+    fn container(&mut self, n: Node) -> ContainerDecl {
+        let mut a = Args::default();
+        let name = self.leaf_arg(&mut a).map(name);
+        let block = self.arg(&mut a).map(|b| self.block(b, Self::container_stmt));
+        let span = self.end(n, a);
+        let name = name.unwrap_or_default_name(span);
         let span = decl_span(span, name.span, block.is_some());
         ContainerDecl { name, block, span }
     }
 
-    fn container_stmt(&mut self, p: Pair<'_, Rule>) -> Option<ContainerStmt> {
-        let span: Span = p.as_span().into();
-        let rule = p.as_rule();
-        match rule {
-            Rule::unknown_stmt | Rule::misplaced_stmt => {
-                return Some(ContainerStmt::Unknown(unknown_stmt(p)));
+    /// A container's `network NAME [{ … }]`.
+    fn attach(&mut self, n: Node) -> Option<AttachDecl> {
+        let mut a = Args::default();
+        let network = self.leaf_arg(&mut a).map(name);
+        let block = match self.arg(&mut a) {
+            Some(b) if network.is_some() => Some(self.block(b, Self::attach_stmt)),
+            Some(_) => {
+                self.finish();
+                None
             }
-            Rule::hook_stmt => return Some(ContainerStmt::Hook(self.hook(p))),
+            None => None,
+        };
+        let span = self.end(n, a);
+        let network = network?;
+        let span = decl_span(span, network.span, block.is_some());
+        Some(AttachDecl { network, block, span })
+    }
+
+    fn container_stmt(&mut self, n: Node) -> Option<ContainerStmt> {
+        match n.rule {
+            Rule::unknown_stmt | Rule::misplaced_stmt => {
+                return Some(ContainerStmt::Unknown(self.unknown(n)));
+            }
+            Rule::hook_stmt => return Some(ContainerStmt::Hook(self.hook(n))),
+            Rule::attach_stmt => return self.attach(n).map(ContainerStmt::Network),
             _ => {}
         }
-        let mut a = args(p);
-        let mut next = || a.next();
-        Some(match rule {
-            Rule::attach_stmt => {
-                let network = name(next()?);
-                let block = next().map(|b| self.block(b, Self::attach_stmt));
-                let span = decl_span(span, network.span, block.is_some());
-                ContainerStmt::Network(AttachDecl { network, block, span })
-            }
+        let mut a = Args::default();
+        let first = self.leaf_arg(&mut a);
+        let span = self.end(n, a);
+        Some(match n.rule {
             Rule::publish_stmt => {
-                let t = next()?;
-                let tspan: Span = t.as_span().into();
-                match parse_port_spec(t.as_str()) {
+                let t = first?;
+                match parse_port_spec(t.text) {
                     Ok(spec) => ContainerStmt::Publish(PublishStmt {
-                        spec: Spanned::new(spec, tspan),
+                        spec: Spanned::new(spec, t.span),
                         span,
                     }),
                     Err(msg) => {
                         self.errors.push(
-                            Diag::error("netplan::literal::port", format!("invalid port mapping `{}`", t.as_str()))
-                                .primary(tspan, msg)
+                            Diag::error("netplan::literal::port", format!("invalid port mapping `{}`", t.text))
+                                .primary(t.span, msg)
                                 .help("write [HOST_IP:][HOST_PORT:]PORT[/tcp|udp], e.g. `8080:80/tcp` or `127.0.0.1:8080:80`"),
                         );
                         return None;
@@ -289,29 +457,28 @@ impl Builder {
                 }
             }
             Rule::run_stmt => ContainerStmt::Run {
-                command: self.string(next()?),
+                command: self.string(first?),
                 span,
             },
             Rule::dns_stmt => ContainerStmt::Dns(AddrStmt {
-                addr: self.addr(next()?)?,
+                addr: self.addr(first?)?,
                 span,
             }),
             _ => return None,
         })
     }
 
-    fn attach_stmt(&mut self, p: Pair<'_, Rule>) -> Option<AttachStmt> {
-        let span: Span = p.as_span().into();
-        let rule = p.as_rule();
-        if matches!(rule, Rule::unknown_stmt | Rule::misplaced_stmt) {
-            return Some(AttachStmt::Unknown(unknown_stmt(p)));
+    fn attach_stmt(&mut self, n: Node) -> Option<AttachStmt> {
+        if matches!(n.rule, Rule::unknown_stmt | Rule::misplaced_stmt) {
+            return Some(AttachStmt::Unknown(self.unknown(n)));
         }
-        let mut a = args(p);
-        let mut next = || a.next();
-        Some(match rule {
+        let mut a = Args::default();
+        let first = self.leaf_arg(&mut a);
+        let second = self.leaf_arg(&mut a);
+        let span = self.end(n, a);
+        Some(match n.rule {
             Rule::ip_stmt => {
-                let t = next()?;
-                let addr = self.addr(t)?;
+                let addr = self.addr(first?)?;
                 match addr.value {
                     IpAddr::V4(v4) => AttachStmt::Ip {
                         addr: Spanned::new(v4, addr.span),
@@ -328,7 +495,7 @@ impl Builder {
                 }
             }
             Rule::ip6_stmt => {
-                let addr = self.addr(next()?)?;
+                let addr = self.addr(first?)?;
                 match addr.value {
                     // `::ffff:a.b.c.d` is an IPv4 address in disguise (Docker refuses it too).
                     IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => AttachStmt::Ip6 {
@@ -349,29 +516,28 @@ impl Builder {
                 }
             }
             Rule::alias_stmt => AttachStmt::Alias {
-                name: name(next()?),
+                name: name(first?),
                 span,
             },
             Rule::link_stmt => {
-                let target = name(next()?);
-                let alias = name(next()?);
+                let target = name(first?);
+                let alias = name(second?);
                 AttachStmt::Link { target, alias, span }
             }
             Rule::mac_stmt => {
-                let t = next()?;
-                let tspan: Span = t.as_span().into();
-                match t.as_str().parse::<Mac>() {
+                let t = first?;
+                match t.text.parse::<Mac>() {
                     Ok(m) => AttachStmt::Mac {
-                        mac: Spanned::new(m, tspan),
+                        mac: Spanned::new(m, t.span),
                         span,
                     },
                     Err(msg) => {
                         self.errors.push(
                             Diag::error(
                                 "netplan::literal::mac",
-                                format!("invalid MAC address `{}`", t.as_str()),
+                                format!("invalid MAC address `{}`", t.text),
                             )
-                            .primary(tspan, msg)
+                            .primary(t.span, msg)
                             .help("write six hex octets, e.g. `02:42:ac:19:03:03`"),
                         );
                         return None;
@@ -382,34 +548,50 @@ impl Builder {
         })
     }
 
-    fn hook(&mut self, p: Pair<'_, Rule>) -> HookDecl {
-        let span: Span = p.as_span().into();
-        let mut a = args(p);
-        let event = a.next().map(name).unwrap_or_default_name(span);
-        let path = a
-            .next()
+    fn hook(&mut self, n: Node) -> HookDecl {
+        let mut a = Args::default();
+        let event = self.leaf_arg(&mut a);
+        let path = self.leaf_arg(&mut a);
+        let span = self.end(n, a);
+        let event = event.map(name).unwrap_or_default_name(span);
+        let path = path
             .map(|s| self.string(s))
             .unwrap_or_else(|| Spanned::new(String::new(), span));
         HookDecl { event, path, span }
     }
 
-    fn aux(&mut self, n: Pair<'_, Rule>, a: Pair<'_, Rule>, span: Span) -> Option<AuxStmt> {
+    /// An unknown or misplaced statement: only its text counts.
+    fn unknown(&mut self, n: Node) -> Unknown {
+        let end = self.finish();
+        let span = Span::new(n.start, end);
+        let text = self.text.get(n.start..end).unwrap_or("");
+        let word_len = text
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            .unwrap_or(text.len());
+        let keyword = Spanned::new(
+            text.get(..word_len).unwrap_or("").to_string(),
+            Span::new(span.start, span.start + word_len),
+        );
+        Unknown { keyword, span }
+    }
+
+    fn aux(&mut self, n: Leaf<'_>, a: Leaf<'_>, span: Span) -> Option<AuxStmt> {
         let name = name(n);
         let addr = self.addr(a)?;
         Some(AuxStmt { name, addr, span })
     }
 
-    fn addr(&mut self, p: Pair<'_, Rule>) -> Option<Spanned<IpAddr>> {
-        let span: Span = p.as_span().into();
-        match p.as_str().parse::<IpAddr>() {
+    fn addr(&mut self, t: Leaf<'_>) -> Option<Spanned<IpAddr>> {
+        let span = t.span;
+        match t.text.parse::<IpAddr>() {
             Ok(a) => Some(Spanned::new(a, span)),
             Err(_) => {
                 self.errors.push(
                     Diag::error(
                         "netplan::literal::address",
-                        format!("invalid IP address `{}`", p.as_str()),
+                        format!("invalid IP address `{}`", t.text),
                     )
-                    .primary(span, address_problem(p.as_str()))
+                    .primary(span, address_problem(t.text))
                     .help("write an IPv4 address like `172.25.0.1` or an IPv6 address like `fd00::1`"),
                 );
                 None
@@ -417,9 +599,9 @@ impl Builder {
         }
     }
 
-    fn cidr(&mut self, p: Pair<'_, Rule>) -> Option<Spanned<IpNet>> {
-        let span: Span = p.as_span().into();
-        let text = p.as_str();
+    fn cidr(&mut self, t: Leaf<'_>) -> Option<Spanned<IpNet>> {
+        let span = t.span;
+        let text = t.text;
         let (addr, len) = text.split_once('/').unwrap_or((text, ""));
         let addr_span = Span::new(span.start, span.start + addr.len());
         let len_span = Span::new(addr_span.end + 1, span.end);
@@ -455,15 +637,15 @@ impl Builder {
         }
     }
 
-    fn number(&mut self, p: Pair<'_, Rule>) -> Option<Spanned<u32>> {
-        let span: Span = p.as_span().into();
-        match p.as_str().parse::<u32>() {
+    fn number(&mut self, t: Leaf<'_>) -> Option<Spanned<u32>> {
+        let span = t.span;
+        match t.text.parse::<u32>() {
             Ok(n) => Some(Spanned::new(n, span)),
             Err(_) => {
                 self.errors.push(
                     Diag::error(
                         "netplan::literal::number",
-                        format!("number `{}` is too large", p.as_str()),
+                        format!("number `{}` is too large", t.text),
                     )
                     .primary(span, "out of range")
                     .help("an MTU lies between 68 and 65535"),
@@ -473,9 +655,9 @@ impl Builder {
         }
     }
 
-    fn string(&mut self, p: Pair<'_, Rule>) -> Spanned<String> {
-        let span: Span = p.as_span().into();
-        Spanned::new(unescape(p.as_str()), span)
+    fn string(&mut self, t: Leaf<'_>) -> Spanned<String> {
+        let span = t.span;
+        Spanned::new(unescape(t.text), span)
     }
 }
 
@@ -500,21 +682,12 @@ impl OrDefaultName for Option<Name> {
     }
 }
 
-fn unknown_stmt(p: Pair<'_, Rule>) -> Unknown {
-    let span: Span = p.as_span().into();
-    let text = p.as_str();
-    let word_len = text
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
-        .unwrap_or(text.len());
-    let keyword = Spanned::new(
-        text.get(..word_len).unwrap_or("").to_string(),
-        Span::new(span.start, span.start + word_len),
-    );
-    Unknown { keyword, span }
+fn name(t: Leaf<'_>) -> Name {
+    Spanned::new(t.text.to_string(), t.span)
 }
 
-fn on_off(p: Pair<'_, Rule>) -> Spanned<bool> {
-    Spanned::new(p.as_str() == "on", p.as_span().into())
+fn on_off(t: Leaf<'_>) -> Spanned<bool> {
+    Spanned::new(t.text == "on", t.span)
 }
 
 /// The text of a string literal without its quotes, escapes resolved.
