@@ -1,6 +1,6 @@
 //! Containers and their attachments: networks, static addresses, aliases, links, MACs.
 
-use std::collections::HashMap;
+use std::fmt;
 use std::net::IpAddr;
 
 use crate::ast::{
@@ -10,16 +10,14 @@ use crate::diag::{Diag, did_you_mean};
 use crate::model::{Attachment, Container, Link, NetworkKind};
 
 use super::network::Seen;
-use super::{Networks, codes, hooks, links, publish};
+use super::{Map, Networks, codes, hooks, links, publish};
 
 /// A container after its own checks, waiting for the checks that need every container.
 #[derive(Debug)]
 pub(super) struct Lowered<'a> {
     pub model: Container,
-    /// The network of each attachment of `model`, by index.
-    pub nets: Vec<usize>,
-    /// Where each attachment names its network.
-    pub net_spans: Vec<Span>,
+    /// The network of each attachment of `model`, by index, and where the attachment names it.
+    pub nets: Vec<(usize, Span)>,
     pub links: Vec<PendingLink<'a>>,
     pub publishes: Vec<&'a PublishStmt>,
     /// False for a second container of the same name: checked, but left out of the topology.
@@ -37,10 +35,32 @@ pub(super) struct PendingLink<'a> {
 /// What the container checks share while they walk the file.
 pub(super) struct Ctx<'n, 'a> {
     pub nets: &'n mut Networks<'a>,
-    /// Static addresses per (network, address): who holds it and where.
-    pub ips: HashMap<(usize, IpAddr), (String, Span)>,
-    pub macs: HashMap<(usize, Mac), (String, Span)>,
+    /// Static addresses per (network, address): which container holds it and where.
+    pub ips: Map<(usize, IpAddr), (&'a str, Span)>,
+    pub macs: Map<(usize, Mac), (&'a str, Span)>,
     pub diags: &'n mut Vec<Diag>,
+    /// Per-container and per-attachment sets, emptied and reused for each one rather than
+    /// allocated anew.
+    attached: Map<usize, Span>,
+    aliases: Map<&'a str, Span>,
+    link_aliases: Map<&'a str, Span>,
+}
+
+/// Whose settings a message is about; written out only when a message needs it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Owner<'x> {
+    Container(&'x str),
+    /// A container's attachment to a network.
+    Attachment(&'x str, &'x str),
+}
+
+impl fmt::Display for Owner<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Container(c) => write!(f, "container `{c}`"),
+            Owner::Attachment(c, n) => write!(f, "the attachment of `{c}` to `{n}`"),
+        }
+    }
 }
 
 /// Lowers every container and runs the checks between containers.
@@ -57,25 +77,27 @@ pub(super) fn lower_all<'a>(
             _ => None,
         })
         .collect();
-    let mut first: HashMap<&str, Span> = HashMap::new();
+    // Each name's first declaration, by its index in `decls`: the one kept in the topology.
+    let mut first: Map<&str, usize> = Map::default();
+    first.reserve(decls.len());
     let mut keep = Vec::with_capacity(decls.len());
-    for c in &decls {
+    for (i, c) in decls.iter().enumerate() {
         let name = c.name.value.as_str();
         match first.get(name) {
-            Some(span) => {
+            Some(j) => {
                 diags.push(
                     Diag::error(
                         codes::CONTAINER_DUPLICATE,
                         format!("the container name \"{name}\" is already in use"),
                     )
                     .primary(c.name.span, "declared again here")
-                    .secondary(*span, "first declared here")
+                    .secondary(decls[*j].name.span, "first declared here")
                     .help("give each container its own name, or merge the two blocks"),
                 );
                 keep.push(false);
             }
             None => {
-                first.insert(name, c.name.span);
+                first.insert(name, i);
                 keep.push(true);
             }
         }
@@ -83,9 +105,12 @@ pub(super) fn lower_all<'a>(
 
     let mut cx = Ctx {
         nets,
-        ips: HashMap::new(),
-        macs: HashMap::new(),
+        ips: Map::default(),
+        macs: Map::default(),
         diags,
+        attached: Map::default(),
+        aliases: Map::default(),
+        link_aliases: Map::default(),
     };
     let lowered: Vec<Lowered<'_>> = decls
         .iter()
@@ -97,18 +122,18 @@ pub(super) fn lower_all<'a>(
         })
         .collect();
     let Ctx { nets, diags, .. } = cx;
-    links::check(&lowered, nets, diags);
+    links::check(&lowered, &first, nets, diags);
     publish::check(&lowered, nets, diags);
     lowered.into_iter().filter(|l| l.keep).map(|l| l.model).collect()
 }
 
 impl<'a> Ctx<'_, 'a> {
     fn container(&mut self, c: &'a ContainerDecl) -> Lowered<'a> {
-        let name = c.name.value.clone();
-        let owner = format!("container `{name}`");
+        let name: &'a str = &c.name.value;
+        let owner = Owner::Container(name);
         let mut l = Lowered {
             model: Container {
-                name: name.clone(),
+                name: name.to_string(),
                 attachments: Vec::new(),
                 publish: Vec::new(),
                 run: None,
@@ -117,13 +142,13 @@ impl<'a> Ctx<'_, 'a> {
                 span: c.span,
             },
             nets: Vec::new(),
-            net_spans: Vec::new(),
             links: Vec::new(),
             publishes: Vec::new(),
             keep: true,
         };
         let mut seen = Seen::default();
-        let mut attached: HashMap<usize, Span> = HashMap::new();
+        let mut attached = std::mem::take(&mut self.attached);
+        attached.clear();
         let mut any_network = false;
         for stmt in c.stmts() {
             match stmt {
@@ -152,10 +177,9 @@ impl<'a> Ctx<'_, 'a> {
                     }
                     attached.insert(idx, a.network.span);
                     self.nets.list[idx].used = true;
-                    let att = self.attachment(&name, a, idx, &mut l.links);
+                    let att = self.attachment(name, a, idx, &mut l.links);
                     l.model.attachments.push(att);
-                    l.nets.push(idx);
-                    l.net_spans.push(a.network.span);
+                    l.nets.push((idx, a.network.span));
                 }
                 ContainerStmt::Publish(p) => {
                     l.model.publish.push(p.spec.value);
@@ -182,9 +206,9 @@ impl<'a> Ctx<'_, 'a> {
                 mac: None,
                 span: c.name.span,
             });
-            l.nets.push(idx);
-            l.net_spans.push(c.name.span);
+            l.nets.push((idx, c.name.span));
         }
+        self.attached = attached;
         self.exclusive(&l);
         l
     }
@@ -215,7 +239,7 @@ impl<'a> Ctx<'_, 'a> {
         if l.nets.len() < 2 {
             return;
         }
-        let Some(pos) = l.nets.iter().position(|i| {
+        let Some(pos) = l.nets.iter().position(|(i, _)| {
             matches!(
                 self.nets.list[*i].model.kind,
                 NetworkKind::Host | NetworkKind::None
@@ -223,7 +247,7 @@ impl<'a> Ctx<'_, 'a> {
         }) else {
             return;
         };
-        let (message, which) = if self.nets.list[l.nets[pos]].model.kind == NetworkKind::None {
+        let (message, which) = if self.nets.list[l.nets[pos].0].model.kind == NetworkKind::None {
             (
                 "container cannot be connected to multiple networks with one of the networks in private (none) mode",
                 "none",
@@ -235,10 +259,10 @@ impl<'a> Ctx<'_, 'a> {
             )
         };
         let mut d = Diag::error(codes::ATTACH_EXCLUSIVE, message).primary(
-            l.net_spans[pos],
+            l.nets[pos].1,
             format!("`{which}` must be the container's only network"),
         );
-        for (i, span) in l.net_spans.iter().enumerate() {
+        for (i, (_, span)) in l.nets.iter().enumerate() {
             if i != pos {
                 d = d.secondary(*span, "another network");
             }
@@ -251,16 +275,17 @@ impl<'a> Ctx<'_, 'a> {
 
     fn attachment(
         &mut self,
-        cname: &str,
+        cname: &'a str,
         a: &'a AttachDecl,
         idx: usize,
         links: &mut Vec<PendingLink<'a>>,
     ) -> Attachment {
         let kind = self.nets.list[idx].model.kind;
-        let net_name = self.nets.list[idx].model.name.clone();
-        let owner = format!("the attachment of `{cname}` to `{net_name}`");
+        // The network's name, as the attachment gives it (that is how it was found).
+        let net_name: &'a str = &a.network.value;
+        let owner = Owner::Attachment(cname, net_name);
         let mut att = Attachment {
-            network: net_name.clone(),
+            network: net_name.to_string(),
             ip: None,
             ip6: None,
             aliases: Vec::new(),
@@ -269,8 +294,10 @@ impl<'a> Ctx<'_, 'a> {
             span: a.span,
         };
         let mut seen = Seen::default();
-        let mut aliases: HashMap<&str, Span> = HashMap::new();
-        let mut link_aliases: HashMap<&str, Span> = HashMap::new();
+        let mut aliases = std::mem::take(&mut self.aliases);
+        let mut link_aliases = std::mem::take(&mut self.link_aliases);
+        aliases.clear();
+        link_aliases.clear();
         let twice = codes::ATTACH_SETTING_TWICE;
         for stmt in a.stmts() {
             match stmt {
@@ -390,12 +417,14 @@ impl<'a> Ctx<'_, 'a> {
                         );
                         continue;
                     }
-                    self.macs.insert((idx, m), (cname.to_string(), mac.span));
+                    self.macs.insert((idx, m), (cname, mac.span));
                     att.mac = Some(m);
                 }
                 AttachStmt::Unknown(_) => {}
             }
         }
+        self.aliases = aliases;
+        self.link_aliases = link_aliases;
         att
     }
 }

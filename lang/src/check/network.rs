@@ -1,6 +1,7 @@
 //! Network declarations: names, settings, options and bridge names.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use crate::ast::{AliasMode, Driver, File, Item, Name, NetworkDecl, NetworkStmt, Span, Spanned};
 use crate::diag::{Diag, did_you_mean};
@@ -57,9 +58,14 @@ fn predefined(name: &Name) -> Diag {
     }
 }
 
-/// Single-valued statements already seen in one block.
+/// Single-valued statements already seen in one block. A block has a handful of them, so
+/// the first few are kept in place (blocks are checked by the ten thousand) and any others in
+/// a list.
 #[derive(Debug, Default)]
-pub(super) struct Seen(HashMap<&'static str, Span>);
+pub(super) struct Seen {
+    first: [Option<(&'static str, Span)>; 4],
+    more: Vec<(&'static str, Span)>,
+}
 
 impl Seen {
     /// True the first time `what` is seen; an error (with `code`) every other time.
@@ -67,16 +73,20 @@ impl Seen {
         &mut self,
         code: &'static str,
         what: &'static str,
-        owner: &str,
+        owner: &dyn fmt::Display,
         span: Span,
         diags: &mut Vec<Diag>,
     ) -> bool {
-        match self.0.get(what) {
+        let mut seen = self.first.iter().flatten().chain(&self.more);
+        match seen.find(|(w, _)| *w == what) {
             None => {
-                self.0.insert(what, span);
+                match self.first.iter_mut().find(|slot| slot.is_none()) {
+                    Some(slot) => *slot = Some((what, span)),
+                    None => self.more.push((what, span)),
+                }
                 true
             }
-            Some(first) => {
+            Some((_, first)) => {
                 diags.push(
                     Diag::error(code, format!("`{what}` is given twice for {owner}"))
                         .primary(span, "given again here")

@@ -35,7 +35,7 @@ pub(super) fn check(lowered: &[Lowered<'_>], nets: &Networks<'_>, diags: &mut Ve
         let Some(first) = l.publishes.first() else {
             continue;
         };
-        let kinds: Vec<&Network> = l.nets.iter().map(|i| &nets.list[*i].model).collect();
+        let kinds: Vec<&Network> = l.nets.iter().map(|(i, _)| &nets.list[*i].model).collect();
         let name = l.model.name.as_str();
         if let Some(p) = kinds.iter().position(|n| n.kind == NetworkKind::None) {
             diags.push(
@@ -44,7 +44,7 @@ pub(super) fn check(lowered: &[Lowered<'_>], nets: &Networks<'_>, diags: &mut Ve
                     format!("container `{name}` is on network `none`: there is nothing to publish ports to"),
                 )
                 .primary(first.span, "published here")
-                .secondary(l.net_spans[p], "no network interface")
+                .secondary(l.nets[p].1, "no network interface")
                 .help("attach the container to a network, or remove `publish`"),
             );
             continue;
@@ -56,7 +56,7 @@ pub(super) fn check(lowered: &[Lowered<'_>], nets: &Networks<'_>, diags: &mut Ve
                     "Published ports are discarded when using host network mode",
                 )
                 .primary(first.span, "discarded")
-                .secondary(l.net_spans[p], "the container shares the host's network")
+                .secondary(l.nets[p].1, "the container shares the host's network")
                 .help("its ports are the host's ports already: remove `publish`"),
             );
             continue;
@@ -67,7 +67,7 @@ pub(super) fn check(lowered: &[Lowered<'_>], nets: &Networks<'_>, diags: &mut Ve
                 format!("container `{name}` publishes ports but every network it is on is internal"),
             )
             .primary(first.span, "nothing would be published");
-            for s in &l.net_spans {
+            for (_, s) in &l.nets {
                 d = d.secondary(*s, "internal network");
             }
             diags.push(d.help(

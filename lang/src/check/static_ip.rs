@@ -10,9 +10,9 @@ use super::container::Ctx;
 use super::subnet::{reserved, reserved_help};
 use super::text::{family, join};
 
-impl Ctx<'_, '_> {
+impl<'a> Ctx<'_, 'a> {
     /// Checks a static address on network `idx`; true when it is usable, then it is taken.
-    pub(super) fn static_ip(&mut self, cname: &str, idx: usize, ip: IpAddr, span: Span) -> bool {
+    pub(super) fn static_ip(&mut self, cname: &'a str, idx: usize, ip: IpAddr, span: Span) -> bool {
         let net = &self.nets.list[idx];
         let name = net.model.name.as_str();
         let v6 = ip.is_ipv6();
@@ -130,7 +130,7 @@ impl Ctx<'_, '_> {
             );
             return false;
         }
-        self.ips.insert((idx, ip), (cname.to_string(), span));
+        self.ips.insert((idx, ip), (cname, span));
         true
     }
 }
