@@ -95,11 +95,27 @@ impl Listeners {
     /// Makes the served namespaces exactly `wanted`, touching only those that changed.
     pub async fn sync(&mut self, wanted: &HashSet<String>, shared: &Arc<Shared>, port: u16) -> SyncReport {
         let mut report = SyncReport::default();
-        let stale: Vec<String> = self
+        // One stat per served namespace (1,000 every tick): on the blocking pool, so that the
+        // thread answering queries does not stall meanwhile.
+        let kept: Vec<(String, NsId)> = self
             .bound
             .iter()
-            .filter(|(ns, b)| !wanted.contains(*ns) || ns_id_of(ns) != Some(b.ns_id))
-            .map(|(ns, _)| ns.clone())
+            .filter(|(ns, _)| wanted.contains(*ns))
+            .map(|(ns, b)| (ns.clone(), b.ns_id))
+            .collect();
+        let recreated: HashSet<String> = tokio::task::spawn_blocking(move || {
+            kept.into_iter()
+                .filter(|(ns, id)| ns_id_of(ns) != Some(*id))
+                .map(|(ns, _)| ns)
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        let stale: Vec<String> = self
+            .bound
+            .keys()
+            .filter(|ns| !wanted.contains(*ns) || recreated.contains(*ns))
+            .cloned()
             .collect();
         // Closed before anything is opened: a namespace closed and opened again in one go (a
         // container stopped and started) must find its address free.

@@ -55,35 +55,79 @@ pub fn name_text(labels: impl Iterator<Item = impl AsRef<[u8]>>) -> String {
     out
 }
 
+/// What [`answer_into`] found, its records left in the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The buffer holds the records, in answer order.
+    Records,
+    NoData,
+    NxDomain,
+    Forward,
+    NoForward,
+}
+
 /// Answers question (`qname`, `qtype`) asked by `view`. `qname` is lower-cased without the
 /// trailing dot (see [`name_text`]).
 pub fn answer(snap: &Snapshot, view: &View, qname: &str, qtype: RecordType) -> Answer {
-    if let Some(ip) = reverse_ip(qname) {
-        return reverse(snap, view, ip, qtype);
+    let mut records = Vec::new();
+    match answer_into(snap, view, qname, qtype, &mut records) {
+        Outcome::Records => Answer::Records(records),
+        Outcome::NoData => Answer::NoData,
+        Outcome::NxDomain => Answer::NxDomain,
+        Outcome::Forward => Answer::Forward,
+        Outcome::NoForward => Answer::NoForward,
     }
-    match resolve(snap, view, qname) {
-        Some((net, members)) => {
+}
+
+/// [`answer`] without allocating on the common path: `records` is cleared and receives the
+/// records when the outcome is [`Outcome::Records`] (the serving loop reuses one buffer).
+pub fn answer_into(
+    snap: &Snapshot,
+    view: &View,
+    qname: &str,
+    qtype: RecordType,
+    records: &mut Vec<Rdata>,
+) -> Outcome {
+    records.clear();
+    if let Some(ip) = reverse_ip(qname) {
+        return match reverse(snap, view, ip, qtype) {
+            Answer::Records(r) => {
+                *records = r;
+                Outcome::Records
+            }
+            Answer::NoData => Outcome::NoData,
+            Answer::NxDomain => Outcome::NxDomain,
+            Answer::Forward => Outcome::Forward,
+            Answer::NoForward => Outcome::NoForward,
+        };
+    }
+    match find(snap, view, qname) {
+        Some((net, members, shuffle)) => {
             let Some(net) = snap.net(net) else {
-                return Answer::NoData;
+                return Outcome::NoData;
             };
-            let records: Vec<Rdata> = members
-                .iter()
-                .filter_map(|&m| net.member(m))
-                .filter_map(|m| match qtype {
-                    RecordType::A => m.v4.map(Rdata::A),
-                    RecordType::AAAA => m.v6.map(Rdata::Aaaa),
-                    _ => None,
-                })
-                .collect();
+            records.extend(
+                members
+                    .iter()
+                    .filter_map(|&m| net.member(m))
+                    .filter_map(|m| match qtype {
+                        RecordType::A => m.v4.map(Rdata::A),
+                        RecordType::AAAA => m.v6.map(Rdata::Aaaa),
+                        _ => None,
+                    }),
+            );
+            if shuffle {
+                shuffle_in_place(records);
+            }
             if records.is_empty() {
-                Answer::NoData
+                Outcome::NoData
             } else {
-                Answer::Records(records)
+                Outcome::Records
             }
         }
-        None if !qname.is_empty() && snap.is_known(qname) => Answer::NxDomain,
-        None if view.forward => Answer::Forward,
-        None => Answer::NoForward,
+        None if !qname.is_empty() && snap.is_known(qname) => Outcome::NxDomain,
+        None if view.forward => Outcome::Forward,
+        None => Outcome::NoForward,
     }
 }
 
@@ -118,12 +162,24 @@ fn reverse(snap: &Snapshot, view: &View, ip: IpAddr, qtype: RecordType) -> Answe
     }
 }
 
-/// The members answering `qname` for `view`, on the network where they were found.
+/// The members answering `qname` for `view`, on the network where they were found (all of
+/// them shuffled with `alias-mode all`).
 pub fn resolve(snap: &Snapshot, view: &View, qname: &str) -> Option<(NetId, Vec<MemberId>)> {
+    let (net, members, shuffle) = find(snap, view, qname)?;
+    let mut members = members.to_vec();
+    if shuffle {
+        shuffle_in_place(&mut members);
+    }
+    Some((net, members))
+}
+
+/// The members answering `qname` for `view` without allocating: the network, the members in
+/// declaration order, and whether they are to be shuffled (`alias-mode all`).
+fn find<'s>(snap: &'s Snapshot, view: &'s View, qname: &str) -> Option<(NetId, &'s [MemberId], bool)> {
     if qname.is_empty() {
         return None;
     }
-    if let Some(hit) = resolve_on(snap, view, qname, None) {
+    if let Some(hit) = find_on(snap, view, qname, None) {
         return Some(hit);
     }
     for (i, _) in qname.rmatch_indices('.') {
@@ -131,19 +187,19 @@ pub fn resolve(snap: &Snapshot, view: &View, qname: &str) -> Option<(NetId, Vec<
         if name.is_empty() || network.is_empty() {
             continue;
         }
-        if let Some(hit) = resolve_on(snap, view, name, Some(network)) {
+        if let Some(hit) = find_on(snap, view, name, Some(network)) {
             return Some(hit);
         }
     }
     None
 }
 
-fn resolve_on(
-    snap: &Snapshot,
-    view: &View,
+fn find_on<'s>(
+    snap: &'s Snapshot,
+    view: &'s View,
     name: &str,
     network: Option<&str>,
-) -> Option<(NetId, Vec<MemberId>)> {
+) -> Option<(NetId, &'s [MemberId], bool)> {
     let endpoints = || {
         view.endpoints.iter().filter_map(move |ep| {
             let net = snap.net(ep.net)?;
@@ -152,9 +208,9 @@ fn resolve_on(
     };
     for (ep, net) in endpoints() {
         if let Some(target) = ep.links.get(name)
-            && let Some(m) = net.member_of(target)
+            && let Some(m) = net.member_ref(target)
         {
-            return Some((ep.net, vec![m]));
+            return Some((ep.net, std::slice::from_ref(m), false));
         }
     }
     for (ep, net) in endpoints() {
@@ -165,31 +221,28 @@ fn resolve_on(
         if backers.is_empty() {
             continue;
         }
-        let chosen = match net.mode {
-            AliasMode::First => vec![backers[0]],
-            AliasMode::All => shuffled(backers),
-        };
-        return Some((ep.net, chosen));
+        return Some(match net.mode {
+            AliasMode::First => (ep.net, &backers[..1], false),
+            AliasMode::All => (ep.net, backers, backers.len() > 1),
+        });
     }
     None
 }
 
-/// A shuffled copy (Fisher–Yates with a small xorshift generator: unpredictable enough to spread
-/// load, not meant for security).
-fn shuffled(items: &[MemberId]) -> Vec<MemberId> {
+/// Shuffles `items` (Fisher–Yates with a small xorshift generator: unpredictable enough to
+/// spread load, not meant for security).
+fn shuffle_in_place<T>(items: &mut [T]) {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ nanos | 1;
-    let mut out = items.to_vec();
-    for i in (1..out.len()).rev() {
+    for i in (1..items.len()).rev() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        out.swap(i, (x % (i as u64 + 1)) as usize);
+        items.swap(i, (x % (i as u64 + 1)) as usize);
     }
-    out
 }
 
 /// The address a reverse name (`4.3.2.1.in-addr.arpa`, `…ip6.arpa`) stands for.

@@ -30,6 +30,7 @@ pub mod probe;
 mod resolv;
 pub mod service;
 mod udp;
+mod wire;
 
 use std::net::{IpAddr, Ipv4Addr};
 
