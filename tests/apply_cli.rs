@@ -50,7 +50,11 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(tag: &str) -> Result<Dir, String> {
-        let d = std::env::temp_dir().join(format!("netplan-apply-cli-{tag}-{}", std::process::id()));
+        let d = std::env::temp_dir().join(format!(
+            "netplan-apply-cli-{tag}-{}-{}",
+            std::process::id(),
+            unique()
+        ));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
         Ok(Dir(d))
@@ -813,4 +817,12 @@ fn half_made_namespaces_are_made_again() {
 #[test]
 fn foreign_objects_and_concurrent_applies() {
     run("foreign_objects_and_concurrent_applies", foreign_and_concurrent);
+}
+
+/// Tells apart runs that share `/tmp`: inside the kernel sandbox every test process is pid 1.
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
 }

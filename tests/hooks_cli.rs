@@ -67,7 +67,11 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(tag: &str) -> Result<Dir, String> {
-        let d = std::env::temp_dir().join(format!("netplan-hooks-cli-{tag}-{}", std::process::id()));
+        let d = std::env::temp_dir().join(format!(
+            "netplan-hooks-cli-{tag}-{}-{}",
+            std::process::id(),
+            unique()
+        ));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(d.join("hooks")).map_err(|e| e.to_string())?;
         Ok(Dir(d))
@@ -532,4 +536,12 @@ fn refusing_failing_and_hanging_hooks() {
 #[test]
 fn walkthrough_smoke_catches_broken_isolation() {
     run("walkthrough_smoke_catches_broken_isolation", smoke);
+}
+
+/// Tells apart runs that share `/tmp`: inside the kernel sandbox every test process is pid 1.
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
 }

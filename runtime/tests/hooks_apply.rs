@@ -57,7 +57,11 @@ struct Fixture {
 
 impl Fixture {
     fn new(tag: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!("netplan-hooks-apply-{tag}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "netplan-hooks-apply-{tag}-{}-{}",
+            std::process::id(),
+            unique()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         for (name, text) in [
@@ -331,4 +335,12 @@ fn failing_after_apply_leaves_a_converged_state() {
         let out = apply::apply(env, &d2, &mut NoObserver).unwrap_or_else(|e| panic!("{e}"));
         assert!(out.is_noop(), "{event}: the next apply redid {} steps", out.steps);
     }
+}
+
+/// Tells apart runs that share `/tmp`: inside the kernel sandbox every test process is pid 1.
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
 }
