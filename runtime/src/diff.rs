@@ -4,7 +4,7 @@
 //! networks exist before the endpoints that join them. Connecting or disconnecting one
 //! endpoint leaves the container's other endpoints alone.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -291,22 +291,135 @@ fn live(c: &ContainerState) -> &[Endpoint] {
     if c.stopped { &[] } else { &c.endpoints }
 }
 
-/// Diffs one kind of named object (networks or containers): creates, updates and
-/// replacements in the new side's order, deletions sorted by name, and the names replaced.
-fn diff_named<'a, T: PartialEq + Serialize>(
+/// Whether two networks are equal in everything but their DNS records, which are many (a
+/// name per member) and make no change of the network's own: then its attributes are equal.
+fn same_but_records(a: &NetState, b: &NetState) -> bool {
+    // Every field is named, so that a new one cannot be left out here.
+    let NetState {
+        name,
+        id,
+        kind,
+        driver,
+        bridge,
+        subnets,
+        ipv6,
+        mtu,
+        icc,
+        masquerade,
+        internal,
+        host_ip,
+        alias_mode,
+        labels,
+        options,
+        records: _,
+    } = a;
+    *name == b.name
+        && *id == b.id
+        && *kind == b.kind
+        && *driver == b.driver
+        && *bridge == b.bridge
+        && *subnets == b.subnets
+        && *ipv6 == b.ipv6
+        && *mtu == b.mtu
+        && *icc == b.icc
+        && *masquerade == b.masquerade
+        && *internal == b.internal
+        && *host_ip == b.host_ip
+        && *alias_mode == b.alias_mode
+        && *labels == b.labels
+        && *options == b.options
+}
+
+/// The objects of both sides paired by name, by position, and whether each pair is the same.
+struct Pairs {
+    /// For each new object, the old one of its name (of several, the last).
+    old_of_new: Vec<Option<usize>>,
+    /// For each old object, the new one of its name (of several, the last).
+    new_of_old: Vec<Option<usize>>,
+    /// For each new object, whether it is the same as its old one (see [`pair_up`]).
+    same: Vec<bool>,
+    /// No name is given twice on either side.
+    unique: bool,
+}
+
+impl Pairs {
+    /// Whether old object `k` has a new one equal to it.
+    fn kept_as_is(&self, k: usize) -> bool {
+        self.new_of_old[k].is_some_and(|j| self.same[j] && self.old_of_new[j] == Some(k))
+    }
+}
+
+/// Pairs the objects of both sides by name, in one pass over the old side that compares
+/// each pair right away. With 10,000 containers the old state no longer fits the caches:
+/// every further pass over it, or lookup by a name stored in it, reads it from memory anew.
+/// `eq` says whether two objects of one name are the same, needing no further comparison.
+fn pair_up<T>(old: &[T], new: &[T], name: fn(&T) -> &str, eq: fn(&T, &T) -> bool) -> Pairs {
+    let mut new_index: HashMap<&str, usize> = HashMap::with_capacity(new.len());
+    let mut unique = true;
+    for (j, n) in new.iter().enumerate() {
+        unique &= new_index.insert(name(n), j).is_none();
+    }
+    let mut old_of_new = vec![None; new.len()];
+    let mut same = vec![false; new.len()];
+    let mut new_of_old = Vec::with_capacity(old.len());
+    for (k, o) in old.iter().enumerate() {
+        let j = new_index.get(name(o)).copied();
+        new_of_old.push(j);
+        if let Some(j) = j {
+            // A second old object of this name.
+            unique &= old_of_new[j].is_none();
+            old_of_new[j] = Some(k);
+            same[j] = unique && eq(o, &new[j]);
+        }
+    }
+    if !unique {
+        // A name given twice on one side (never from a checked topology): pair as maps
+        // filled in order would, the last object of a name standing for it.
+        let old_index: HashMap<&str, usize> = old.iter().enumerate().map(|(k, o)| (name(o), k)).collect();
+        old_of_new = new.iter().map(|n| old_index.get(name(n)).copied()).collect();
+        same = new
+            .iter()
+            .zip(&old_of_new)
+            .map(|(n, k)| k.and_then(|k| old.get(k)).is_some_and(|o| eq(o, n)))
+            .collect();
+    }
+    Pairs {
+        old_of_new,
+        new_of_old,
+        same,
+        unique,
+    }
+}
+
+/// The outcome of [`diff_named`]: creates, updates and replacements in the new side's
+/// order (with the positions of the old and new object of each), deletions sorted by name,
+/// the names replaced (with the reason), and the pairing of both sides.
+struct Named<'a> {
+    upserts: Vec<Change>,
+    upsert_pairs: Vec<(Option<usize>, usize)>,
+    deletes: Vec<Change>,
+    replaced: HashMap<&'a str, String>,
+    pairs: Pairs,
+}
+
+/// Diffs one kind of named object (networks or containers). `same` tells objects that
+/// have no change of their own without listing their attributes.
+fn diff_named<'a, T: Serialize>(
     kind: Kind,
     old: &'a [T],
     new: &'a [T],
     name: fn(&T) -> &str,
+    same: fn(&T, &T) -> bool,
     attrs: fn(&T) -> Attrs,
     forces: fn(&str) -> bool,
-) -> (Vec<Change>, Vec<Change>, HashMap<&'a str, String>) {
+) -> Named<'a> {
     let prefix = format!("{kind:?}").to_lowercase();
-    let old_by: HashMap<&str, &T> = old.iter().map(|o| (name(o), o)).collect();
-    let new_names: HashSet<&str> = new.iter().map(name).collect();
+    let pairs = pair_up(old, new, name, same);
     let mut upserts = Vec::new();
+    let mut upsert_pairs = Vec::new();
     let mut replaced = HashMap::new();
-    for n in new {
+    for (j, n) in new.iter().enumerate() {
+        let k = pairs.old_of_new[j];
         let change = |action, attrs, reason, unchanged, before| Change {
             address: format!("{prefix}.{}", name(n)),
             kind,
@@ -318,10 +431,13 @@ fn diff_named<'a, T: PartialEq + Serialize>(
             before,
             after: json(n),
         };
-        match old_by.get(name(n)) {
-            None => upserts.push(change(Action::Create, one_side(attrs(n), true), None, 0, None)),
-            // Equal as a whole: nothing to compare attribute by attribute.
-            Some(o) if *o == n => {}
+        match k.and_then(|k| old.get(k)) {
+            None => {
+                upserts.push(change(Action::Create, one_side(attrs(n), true), None, 0, None));
+                upsert_pairs.push((None, j));
+            }
+            // Nothing of its own changed: nothing to compare attribute by attribute.
+            Some(_) if pairs.same[j] => {}
             Some(o) => {
                 let (changed, unchanged) = compare(attrs(o), attrs(n), forces);
                 // Differences outside the attributes (a network's records, a container's
@@ -338,11 +454,17 @@ fn diff_named<'a, T: PartialEq + Serialize>(
                 if let Some(r) = &reason {
                     replaced.insert(name(n), r.clone());
                 }
-                upserts.push(change(action, changed, reason, unchanged, json(*o)));
+                upserts.push(change(action, changed, reason, unchanged, json(o)));
+                upsert_pairs.push((k, j));
             }
         }
     }
-    let mut removed: Vec<&T> = old.iter().filter(|o| !new_names.contains(name(o))).collect();
+    let mut removed: Vec<&T> = old
+        .iter()
+        .zip(&pairs.new_of_old)
+        .filter(|(_, j)| j.is_none())
+        .map(|(o, _)| o)
+        .collect();
     removed.sort_by(|a, b| name(a).cmp(name(b)));
     let deletes = removed
         .into_iter()
@@ -358,34 +480,60 @@ fn diff_named<'a, T: PartialEq + Serialize>(
             after: None,
         })
         .collect();
-    (upserts, deletes, replaced)
+    Named {
+        upserts,
+        upsert_pairs,
+        deletes,
+        replaced,
+        pairs,
+    }
 }
 
 /// Computes the ordered changes from `old` (what was applied; empty for none) to `new`.
 pub fn diff(old: &Desired, new: &Desired) -> Plan {
-    let (creates_net, deletes_net, replaced_nets) = diff_named(
+    let Named {
+        upserts: creates_net,
+        deletes: deletes_net,
+        replaced: replaced_nets,
+        ..
+    } = diff_named(
         Kind::Network,
         &old.networks,
         &new.networks,
         |n| &n.name,
+        same_but_records,
         network_attrs,
         network_forces,
     );
-    let (mut creates_c, deletes_c, replaced_cs) = diff_named(
+    let Named {
+        upserts: mut creates_c,
+        upsert_pairs: pairs_c,
+        deletes: deletes_c,
+        replaced: replaced_cs,
+        pairs: cs,
+    } = diff_named(
         Kind::Container,
         &old.containers,
         &new.containers,
         |c| &c.name,
+        // As a whole: equal containers also have equal endpoints, which are then skipped.
+        |a, b| a == b,
         container_attrs,
         container_forces,
     );
-    let old_cs: HashMap<&str, &ContainerState> =
-        old.containers.iter().map(|c| (c.name.as_str(), c)).collect();
-    let new_cs: HashMap<&str, &ContainerState> =
-        new.containers.iter().map(|c| (c.name.as_str(), c)).collect();
-    for ch in creates_c.iter_mut().filter(|c| c.reason.is_none()) {
-        let started = old_cs.get(ch.name.as_str()).is_some_and(|o| o.stopped)
-            && new_cs.get(ch.name.as_str()).is_some_and(|c| !c.stopped);
+    for (ch, (k, j)) in creates_c
+        .iter_mut()
+        .zip(pairs_c)
+        .filter(|(c, _)| c.reason.is_none())
+    {
+        // The last container of the name, should a name be given twice.
+        let now = if cs.unique {
+            new.containers.get(j)
+        } else {
+            new.containers.iter().rev().find(|c| c.name == ch.name)
+        };
+        let started = k.and_then(|k| old.containers.get(k)).is_some_and(|o| o.stopped)
+            && now.is_some_and(|c| !c.stopped);
         if started {
             ch.reason = Some("stopped; will be started".into());
         }
@@ -394,18 +542,29 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
     // Endpoints. A stopped container's endpoints are down: starting it creates them again.
     let mut creates_e = Vec::new();
     let mut deletes_e = Vec::new();
-    for c in &new.containers {
+    for (j, (c, k)) in new.containers.iter().zip(&cs.old_of_new).enumerate() {
+        // Unchanged, it has the same endpoints (one per network): they change only with the
+        // replacement of their network or container.
+        if cs.same[j]
+            && !replaced_cs.contains_key(c.name.as_str())
+            && live(c)
+                .iter()
+                .all(|e| !replaced_nets.contains_key(e.network.as_str()))
+        {
+            continue;
+        }
         // A container has a handful of endpoints: a scan beats building a map per container.
-        let old_eps: &[Endpoint] = old_cs.get(c.name.as_str()).map_or(&[], |o| live(o));
+        let old_eps: &[Endpoint] = k.and_then(|k| old.containers.get(k)).map_or(&[], live);
         for e in live(c) {
-            let address = format!("endpoint.{}.{}", c.name, e.network);
-            let name = format!("{}.{}", c.name, e.network);
+            // Formatted only for the endpoints that change.
+            let address = || format!("endpoint.{}.{}", c.name, e.network);
+            let name = || format!("{}.{}", c.name, e.network);
             match old_eps.iter().find(|o| o.network == e.network) {
                 None => creates_e.push(Change {
-                    address,
+                    address: address(),
                     kind: Kind::Endpoint,
                     action: Action::Create,
-                    name,
+                    name: name(),
                     attrs: one_side(endpoint_attrs(e), true),
                     reason: None,
                     unchanged: 0,
@@ -436,10 +595,10 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
                         Action::Update
                     };
                     creates_e.push(Change {
-                        address,
+                        address: address(),
                         kind: Kind::Endpoint,
                         action,
-                        name,
+                        name: name(),
                         attrs,
                         reason,
                         unchanged,
@@ -450,17 +609,17 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
             }
         }
     }
-    for o in &old.containers {
-        let new_eps: Vec<&str> = new_cs
-            .get(o.name.as_str())
-            .map(|c| live(c).iter().map(|e| e.network.as_str()).collect())
-            .unwrap_or_default();
+    for (k, (o, j)) in old.containers.iter().zip(&cs.new_of_old).enumerate() {
+        if cs.kept_as_is(k) {
+            continue;
+        }
+        let new_c = j.and_then(|j| new.containers.get(j));
+        let new_eps: &[Endpoint] = new_c.map_or(&[], live);
         for e in live(o) {
-            if new_eps.contains(&e.network.as_str()) {
+            if new_eps.iter().any(|n| n.network == e.network) {
                 continue;
             }
-            let reason = new_cs
-                .get(o.name.as_str())
+            let reason = new_c
                 .filter(|c| c.stopped)
                 .map(|_| format!("container {} is stopped", o.name));
             deletes_e.push(Change {

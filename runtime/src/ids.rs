@@ -26,7 +26,16 @@ pub const IFNAMSIZ: usize = 15;
 
 /// `br-` and the first 12 hex of the network id, as Docker names its bridges.
 pub fn bridge_name(network_id: &str) -> String {
-    format!("br-{}", &network_id[..12.min(network_id.len())])
+    prefixed("br-", network_id)
+}
+
+/// `prefix` and the first 12 characters of an id, allocated once at its final size.
+fn prefixed(prefix: &str, id: &str) -> String {
+    let hex = id.get(..12).unwrap_or(id);
+    let mut s = String::with_capacity(prefix.len() + hex.len());
+    s.push_str(prefix);
+    s.push_str(hex);
+    s
 }
 
 /// The name of the bridge behind the predefined `bridge` network.
@@ -35,7 +44,7 @@ pub const DEFAULT_BRIDGE: &str = "netplan0";
 /// Host end of an endpoint's veth pair: `vnp` and 12 hex of the endpoint id (15 bytes).
 /// `taken` says whether a name is already used; the name grows a suffix digit until free.
 pub fn veth_name(endpoint_id: &str, taken: impl Fn(&str) -> bool) -> String {
-    let base = format!("vnp{}", &endpoint_id[..12.min(endpoint_id.len())]);
+    let base = prefixed("vnp", endpoint_id);
     if !taken(&base) {
         return base;
     }

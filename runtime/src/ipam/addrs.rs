@@ -61,6 +61,11 @@ impl SubnetAlloc {
         self.taken.contains(&num(a))
     }
 
+    /// Makes room for `more` addresses to be taken, so that the set grows once.
+    pub fn make_room(&mut self, more: usize) {
+        self.taken.reserve(more);
+    }
+
     /// Marks an address used (gateway, aux, static, locked). Returns false if it already was.
     pub fn reserve(&mut self, a: IpAddr) -> bool {
         self.taken.insert(num(a))

@@ -10,6 +10,7 @@ pub mod pools;
 mod ports;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -18,7 +19,7 @@ use netplan_lang::model::{Container, Driver, Mac, Network, NetworkKind, Topology
 
 use crate::desired::*;
 use crate::ids;
-use crate::lock::{ContainerLock, EndpointLock, Lock, NetworkLock};
+use crate::lock::{ContainerLock, EndpointLock, Lock, NameMap, NetworkLock};
 pub use addrs::SubnetAlloc;
 use pools::overlaps;
 use ports::PortAlloc;
@@ -61,13 +62,26 @@ pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<All
         errors: Vec::new(),
         new_lock: Lock::default(),
     };
-    let networks = b.networks(host);
-    let mut allocs = b.subnet_allocators(&networks);
-    let containers = b.containers(&networks, &mut allocs);
+    // Networks by name: a name stands for its last declaration, as a map filled in order
+    // would have it. The networks of the desired state follow `topo.networks` one to one.
+    let net_index: HashMap<&str, usize> = topo
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let networks = b.networks(host, &net_index);
+    let mut allocs = Builder::subnet_allocators(&networks);
+    let mut facts = b.facts(&net_index, &mut allocs);
+    b.keep_locked(&mut facts, &mut allocs);
+    let (containers, records) = b.containers(&networks, &facts, &mut allocs);
     if !b.errors.is_empty() {
         return Err(b.errors);
     }
-    let networks = with_records(networks, topo);
+    let mut networks = networks;
+    for (n, r) in networks.iter_mut().zip(records) {
+        n.records = r;
+    }
     let forwarding = Forwarding {
         ipv4: networks.iter().any(|n| n.bridge.is_some() && !n.internal),
         ipv6: networks
@@ -94,41 +108,61 @@ struct Builder<'a> {
     new_lock: Lock,
 }
 
-/// Locked addresses (IPv4, IPv6) kept for one endpoint.
-type KeptPair = (Option<Ipv4Addr>, Option<Ipv6Addr>);
+/// What IPAM knows of one attachment before choosing addresses: its network (an index
+/// into the networks) and the addresses the lock holds for it (once the lock has been
+/// checked: the ones kept).
+#[derive(Debug, Clone, Copy)]
+struct AtFacts {
+    net: Option<usize>,
+    locked4: Option<Ipv4Addr>,
+    locked6: Option<Ipv6Addr>,
+    /// Which container and attachment (positions), to name them in a note.
+    container: usize,
+    attachment: usize,
+}
 
-/// Per network: the allocator of each subnet family.
+/// Per network: the allocator of each subnet family, and how many attachments and names
+/// (container names and aliases) it has, to size what is built for it once.
 #[derive(Default)]
 struct NetAllocs {
     v4: Option<SubnetAlloc>,
     v6: Option<SubnetAlloc>,
+    attachments: usize,
+    names: usize,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     // ------------------------------------------------------------------ networks
 
-    fn networks(&mut self, host: &HostReserved) -> Vec<NetState> {
+    fn networks(&mut self, host: &HostReserved, net_index: &HashMap<&str, usize>) -> Vec<NetState> {
         let topo = self.topo;
+        // The position that stands for each network's name (its own, unless it is declared
+        // again later).
+        let canon: Vec<usize> = if net_index.len() == topo.networks.len() {
+            (0..topo.networks.len()).collect()
+        } else {
+            topo.networks
+                .iter()
+                .enumerate()
+                .map(|(i, n)| net_index.get(n.name.as_str()).copied().unwrap_or(i))
+                .collect()
+        };
         // Everything declared is taken, whatever the order.
-        let mut used: Vec<(IpNet, String)> = topo
+        let mut used: Vec<(IpNet, &str)> = topo
             .networks
             .iter()
-            .flat_map(|n| {
-                n.subnets
-                    .iter()
-                    .map(|s| (s.cidr.trunc(), format!("network {}", n.name)))
-            })
+            .flat_map(|n| n.subnets.iter().map(|s| (s.cidr.trunc(), n.name.as_str())))
             .collect();
         let needs_auto = |n: &Network| n.kind != NetworkKind::Host && n.kind != NetworkKind::None;
         // Locked automatic subnets come next, so that they never move.
-        let mut chosen: HashMap<&str, (Option<Ipv4Net>, Option<Ipv6Net>)> = HashMap::new();
-        for n in topo.networks.iter().filter(|n| needs_auto(n)) {
+        let mut chosen: Vec<(Option<Ipv4Net>, Option<Ipv6Net>)> = vec![(None, None); topo.networks.len()];
+        for (i, n) in topo.networks.iter().enumerate().filter(|(_, n)| needs_auto(n)) {
             let Some(l) = self.lock.networks.get(&n.name) else {
                 continue;
             };
             let has4 = n.subnets.iter().any(|s| s.cidr.addr().is_ipv4());
             let has6 = n.subnets.iter().any(|s| s.cidr.addr().is_ipv6());
-            let mut keep = |net: Option<IpNet>, declared: bool, used: &mut Vec<(IpNet, String)>| {
+            let mut keep = |net: Option<IpNet>, declared: bool, used: &mut Vec<(IpNet, &'a str)>| {
                 let net = net?;
                 if declared {
                     return None;
@@ -136,11 +170,13 @@ impl Builder<'_> {
                 if let Some((_, who)) = used.iter().find(|(u, _)| overlaps(u, &net)) {
                     self.notes.push(Note {
                         address: format!("network.{}", n.name),
-                        message: format!("locked subnet {net} now overlaps {who}; choosing a new one"),
+                        message: format!(
+                            "locked subnet {net} now overlaps network {who}; choosing a new one"
+                        ),
                     });
                     return None;
                 }
-                used.push((net, format!("network {}", n.name)));
+                used.push((net, n.name.as_str()));
                 Some(net)
             };
             let v4 = keep(l.subnet4.map(IpNet::V4), has4, &mut used).and_then(|n| match n {
@@ -155,26 +191,32 @@ impl Builder<'_> {
             } else {
                 None
             };
-            chosen.insert(n.name.as_str(), (v4, v6));
+            chosen[canon[i]] = (v4, v6);
         }
         // Then new automatic subnets: the default bridge first (it takes 172.17/16 when free),
         // then the others in declaration order.
-        let mut order: Vec<&Network> = topo.networks.iter().filter(|n| needs_auto(n)).collect();
-        order.sort_by_key(|n| n.kind != NetworkKind::DefaultBridge);
-        for n in order {
-            let (mut v4, mut v6) = chosen.get(n.name.as_str()).copied().unwrap_or((None, None));
+        let mut order: Vec<(usize, &Network)> = topo
+            .networks
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| needs_auto(n))
+            .collect();
+        order.sort_by_key(|(_, n)| n.kind != NetworkKind::DefaultBridge);
+        for (i, n) in order {
+            let (mut v4, mut v6) = chosen[canon[i]];
             if v4.is_none() && !n.subnets.iter().any(|s| s.cidr.addr().is_ipv4()) {
                 v4 = self.pick_v4(n, &mut used, host);
             }
             if n.ipv6 && v6.is_none() && !n.subnets.iter().any(|s| s.cidr.addr().is_ipv6()) {
                 v6 = self.pick_v6(n, &mut used);
             }
-            chosen.insert(n.name.as_str(), (v4, v6));
+            chosen[canon[i]] = (v4, v6);
         }
         topo.networks
             .iter()
-            .map(|n| {
-                let (v4, v6) = chosen.get(n.name.as_str()).copied().unwrap_or((None, None));
+            .zip(&canon)
+            .map(|(n, &c)| {
+                let (v4, v6) = chosen[c];
                 if v4.is_some() || v6.is_some() {
                     self.new_lock.networks.insert(
                         n.name.clone(),
@@ -189,10 +231,10 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn pick_v4(
+    fn pick_v4<'n>(
         &mut self,
-        n: &Network,
-        used: &mut Vec<(IpNet, String)>,
+        n: &'n Network,
+        used: &mut Vec<(IpNet, &'n str)>,
         host: &HostReserved,
     ) -> Option<Ipv4Net> {
         for pool in pools::default_v4() {
@@ -207,7 +249,7 @@ impl Builder<'_> {
                 });
                 continue;
             }
-            used.push((p, format!("network {}", n.name)));
+            used.push((p, n.name.as_str()));
             self.notes.push(Note {
                 address: format!("network.{}", n.name),
                 message: format!("subnet {pool} chosen automatically"),
@@ -228,13 +270,13 @@ impl Builder<'_> {
         None
     }
 
-    fn pick_v6(&mut self, n: &Network, used: &mut Vec<(IpNet, String)>) -> Option<Ipv6Net> {
+    fn pick_v6<'n>(&mut self, n: &'n Network, used: &mut Vec<(IpNet, &'n str)>) -> Option<Ipv6Net> {
         for pool in pools::ula_v6(&self.topo.name) {
             let p = IpNet::V6(pool);
             if used.iter().any(|(u, _)| overlaps(u, &p)) {
                 continue;
             }
-            used.push((p, format!("network {}", n.name)));
+            used.push((p, n.name.as_str()));
             self.notes.push(Note {
                 address: format!("network.{}", n.name),
                 message: format!("IPv6 subnet {pool} chosen automatically (unique local)"),
@@ -252,112 +294,189 @@ impl Builder<'_> {
         None
     }
 
-    /// One allocator per subnet family and network, with everything reserved by rule
-    /// (gateway, aux) and every static address of any container already taken.
-    fn subnet_allocators(&mut self, nets: &[NetState]) -> HashMap<String, NetAllocs> {
-        let mut out: HashMap<String, NetAllocs> = HashMap::new();
-        for n in nets {
-            let mut a = NetAllocs::default();
-            for s in &n.subnets {
-                let mut alloc = SubnetAlloc::new(s.cidr, s.ip_range);
-                alloc.reserve(s.gateway);
-                for addr in s.aux.values() {
-                    alloc.reserve(*addr);
+    /// One allocator per subnet family and network (indexed like `nets`), with everything
+    /// reserved by rule (gateway, aux); static addresses are reserved by [`Self::facts`].
+    fn subnet_allocators(nets: &[NetState]) -> Vec<NetAllocs> {
+        nets.iter()
+            .map(|n| {
+                let mut a = NetAllocs::default();
+                for s in &n.subnets {
+                    let mut alloc = SubnetAlloc::new(s.cidr, s.ip_range);
+                    alloc.reserve(s.gateway);
+                    for addr in s.aux.values() {
+                        alloc.reserve(*addr);
+                    }
+                    if s.cidr.addr().is_ipv4() {
+                        a.v4 = Some(alloc);
+                    } else {
+                        a.v6 = Some(alloc);
+                    }
                 }
-                if s.cidr.addr().is_ipv4() {
-                    a.v4 = Some(alloc);
-                } else {
-                    a.v6 = Some(alloc);
-                }
-            }
-            out.insert(n.name.clone(), a);
-        }
-        for c in &self.topo.containers {
-            for at in &c.attachments {
-                let Some(a) = out.get_mut(&at.network) else {
+                a
+            })
+            .collect()
+    }
+
+    // ------------------------------------------------------------------ containers
+
+    /// One pass over every attachment of every container: its network, the addresses the
+    /// lock holds for it, and every static address reserved in its subnet. Everything after
+    /// this that does not need the file's names works on these facts, in one compact
+    /// vector, rather than going over the containers again: with 10,000 containers they no
+    /// longer stay in the caches from one pass to the next.
+    fn facts(&self, net_index: &HashMap<&str, usize>, allocs: &mut [NetAllocs]) -> Vec<AtFacts> {
+        let topo = self.topo;
+        // The lock's containers by name: hashed rather than searched in the B-tree, whose
+        // every step compares names scattered over the heap.
+        let locked: HashMap<&str, &ContainerLock> = self
+            .lock
+            .containers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        let mut out = Vec::with_capacity(topo.containers.iter().map(|c| c.attachments.len()).sum());
+        for (ci, c) in topo.containers.iter().enumerate() {
+            let cl = locked.get(c.name.as_str());
+            for (ai, at) in c.attachments.iter().enumerate() {
+                let net = net_index.get(at.network.as_str()).copied();
+                let mut f = AtFacts {
+                    net,
+                    locked4: None,
+                    locked6: None,
+                    container: ci,
+                    attachment: ai,
+                };
+                let Some(a) = net.and_then(|i| allocs.get_mut(i)) else {
+                    out.push(f);
                     continue;
                 };
+                a.attachments += 1;
+                a.names += 1 + at.aliases.len();
                 if let (Some(ip), Some(al)) = (at.ip, a.v4.as_mut()) {
                     al.reserve(IpAddr::V4(ip));
                 }
                 if let (Some(ip), Some(al)) = (at.ip6, a.v6.as_mut()) {
                     al.reserve(IpAddr::V6(ip));
                 }
+                if let Some(el) = cl.and_then(|cl| cl.endpoints.get(&at.network)) {
+                    f.locked4 = el.ipv4.filter(|_| at.ip.is_none());
+                    f.locked6 = el.ipv6.filter(|_| at.ip6.is_none());
+                }
+                out.push(f);
+            }
+        }
+        for a in allocs.iter_mut() {
+            for al in [a.v4.as_mut(), a.v6.as_mut()].into_iter().flatten() {
+                al.make_room(a.attachments);
             }
         }
         out
     }
 
-    // ------------------------------------------------------------------ containers
+    /// Keeps every locked dynamic address that still fits (in declaration order: of two
+    /// endpoints locked to one address, the first keeps it); `facts` then holds the kept
+    /// addresses only.
+    fn keep_locked(&mut self, facts: &mut [AtFacts], allocs: &mut [NetAllocs]) {
+        let topo = self.topo;
+        for f in facts {
+            if f.locked4.is_none() && f.locked6.is_none() {
+                continue;
+            }
+            let Some(a) = f.net.and_then(|i| allocs.get_mut(i)) else {
+                continue;
+            };
+            // The names are read only for a note.
+            let subject = || {
+                let c = topo.containers.get(f.container);
+                let at = c.and_then(|c| c.attachments.get(f.attachment));
+                (
+                    c.map_or("", |c| c.name.as_str()),
+                    at.map_or("", |at| at.network.as_str()),
+                )
+            };
+            f.locked4 = f
+                .locked4
+                .and_then(|ip| keep_locked(a.v4.as_mut(), IpAddr::V4(ip), subject, &mut self.notes))
+                .and_then(as_v4);
+            f.locked6 = f
+                .locked6
+                .and_then(|ip| keep_locked(a.v6.as_mut(), IpAddr::V6(ip), subject, &mut self.notes))
+                .and_then(|a| match a {
+                    IpAddr::V6(x) => Some(x),
+                    IpAddr::V4(_) => None,
+                });
+        }
+    }
 
+    /// Every container's endpoints, lowest free address first, in declaration order; and
+    /// each network's DNS records (container names and aliases, in declaration order).
     fn containers(
         &mut self,
         nets: &[NetState],
-        allocs: &mut HashMap<String, NetAllocs>,
-    ) -> Vec<ContainerState> {
+        facts: &[AtFacts],
+        allocs: &mut [NetAllocs],
+    ) -> (Vec<ContainerState>, Vec<Vec<DnsRecord>>) {
         let topo = self.topo;
-        let net_by_name: HashMap<&str, &NetState> = nets.iter().map(|n| (n.name.as_str(), n)).collect();
-        // Pass 1: keep every locked dynamic address that still fits.
-        let mut kept: HashMap<(&str, &str), KeptPair> = HashMap::new();
-        for c in &topo.containers {
-            let Some(cl) = self.lock.containers.get(&c.name) else {
-                continue;
-            };
-            for at in &c.attachments {
-                let Some(el) = cl.endpoints.get(&at.network) else {
-                    continue;
-                };
-                let Some(a) = allocs.get_mut(&at.network) else {
-                    continue;
-                };
-                let subject = format!("endpoint.{}.{}", c.name, at.network);
-                let v4 = if at.ip.is_none() {
-                    el.ipv4
-                        .and_then(|ip| keep_locked(a.v4.as_mut(), IpAddr::V4(ip), &subject, &mut self.notes))
+        let mut records: Vec<Vec<DnsRecord>> = nets
+            .iter()
+            .zip(allocs.iter())
+            .map(|(n, a)| {
+                if n.has_dns() {
+                    Vec::with_capacity(a.names)
                 } else {
-                    None
-                };
-                let v6 = if at.ip6.is_none() {
-                    el.ipv6
-                        .and_then(|ip| keep_locked(a.v6.as_mut(), IpAddr::V6(ip), &subject, &mut self.notes))
-                } else {
-                    None
-                };
-                kept.insert(
-                    (c.name.as_str(), at.network.as_str()),
-                    (
-                        v4.and_then(as_v4),
-                        v6.and_then(|a| match a {
-                            IpAddr::V6(x) => Some(x),
-                            IpAddr::V4(_) => None,
-                        }),
-                    ),
-                );
-            }
-        }
-        // Pass 2: everything else, lowest free first, in declaration order.
-        let mut taken_veths: HashSet<String> = HashSet::new();
+                    Vec::new()
+                }
+            })
+            .collect();
+        let mut taken_veths: HashSet<VethKey> = HashSet::with_capacity(facts.len());
         let mut ports = PortAlloc::new(topo, self.lock);
         let mut out = Vec::with_capacity(topo.containers.len());
+        let mut locks: Vec<(String, ContainerLock)> = Vec::with_capacity(topo.containers.len());
+        // Whether any endpoint on the default bridge has legacy links.
+        let mut legacy_links = false;
+        let mut at_index = 0;
         for c in &topo.containers {
-            let mut endpoints = Vec::new();
-            let mut clock = ContainerLock::default();
+            let base = at_index;
+            at_index += c.attachments.len();
+            let mine = facts.get(base..at_index).unwrap_or_default();
+            let mut endpoints = Vec::with_capacity(c.attachments.len());
+            let mut clock = ContainerLock {
+                endpoints: NameMap::with_capacity(c.attachments.len()),
+                ..ContainerLock::default()
+            };
             let mut default_route_taken = false;
-            for at in &c.attachments {
-                let Some(net) = net_by_name.get(at.network.as_str()) else {
+            // The default route's endpoint and its network's host address, for `publish`.
+            let mut route: Option<(usize, Option<IpAddr>)> = None;
+            let mut kinds = Kinds::default();
+            for (f, at) in mine.iter().zip(&c.attachments) {
+                let Some(ni) = f.net else {
                     continue;
                 };
+                let (Some(net), Some(a)) = (nets.get(ni), allocs.get_mut(ni)) else {
+                    continue;
+                };
+                kinds.add(net.kind);
+                if net.has_dns()
+                    && let Some(r) = records.get_mut(ni)
+                {
+                    r.push(DnsRecord {
+                        name: c.name.clone(),
+                        container: c.name.clone(),
+                        alias: false,
+                    });
+                    r.extend(at.aliases.iter().map(|a| DnsRecord {
+                        name: a.clone(),
+                        container: c.name.clone(),
+                        alias: true,
+                    }));
+                }
                 if !matches!(net.kind, NetworkKind::User | NetworkKind::DefaultBridge) {
                     continue;
                 }
-                let (kept4, kept6) = kept
-                    .get(&(c.name.as_str(), at.network.as_str()))
-                    .copied()
-                    .unwrap_or_default();
-                let mut a = allocs.get_mut(&at.network);
-                let v4 = match (at.ip, kept4) {
+                legacy_links |= net.kind == NetworkKind::DefaultBridge && !at.links.is_empty();
+                let v4 = match (at.ip, f.locked4) {
                     (Some(ip), _) | (None, Some(ip)) => Some(ip),
-                    (None, None) => match a.as_mut().and_then(|a| a.v4.as_mut()) {
+                    (None, None) => match a.v4.as_mut() {
                         Some(al) => match al.take_lowest().and_then(as_v4) {
                             Some(ip) => Some(ip),
                             None => {
@@ -369,9 +488,9 @@ impl Builder<'_> {
                     },
                 };
                 let v6 = if net.ipv6 {
-                    match (at.ip6, kept6) {
+                    match (at.ip6, f.locked6) {
                         (Some(ip), _) | (None, Some(ip)) => Some(ip),
-                        (None, None) => match a.as_mut().and_then(|a| a.v6.as_mut()) {
+                        (None, None) => match a.v6.as_mut() {
                             Some(al) => match al.take_lowest() {
                                 Some(IpAddr::V6(ip)) => Some(ip),
                                 _ => {
@@ -391,10 +510,13 @@ impl Builder<'_> {
                 let s4 = net.subnet4();
                 let s6 = net.subnet6();
                 let id = ids::id(&topo.name, "endpoint", &[&c.name, &at.network]);
-                let host_veth = ids::veth_name(&id, |n| taken_veths.contains(n));
-                taken_veths.insert(host_veth.clone());
+                let host_veth = ids::veth_name(&id, |n| taken_veths.contains(&veth_key(n)));
+                taken_veths.insert(veth_key(&host_veth));
                 let default_route = !default_route_taken && !net.internal;
                 default_route_taken |= default_route;
+                if default_route {
+                    route = Some((endpoints.len(), net.host_ip));
+                }
                 endpoints.push(Endpoint {
                     network: at.network.clone(),
                     interface: format!("eth{}", endpoints.len()),
@@ -427,37 +549,20 @@ impl Builder<'_> {
                     id,
                 });
             }
-            let port_states = ports.assign(c, &endpoints, &net_by_name, &mut clock);
+            let route = route.and_then(|(e, host_ip)| Some((endpoints.get(e)?, host_ip)));
+            let port_states = ports.assign(c, route, &mut clock);
             if !clock.endpoints.is_empty() || !clock.ports.is_empty() {
-                self.new_lock.containers.insert(c.name.clone(), clock);
+                locks.push((c.name.clone(), clock));
             }
-            out.push(container_state(topo, c, endpoints, port_states, &net_by_name));
+            out.push(container_state(topo, c, endpoints, port_states, kinds));
         }
-        // Legacy links on the default bridge become /etc/hosts entries of the linking container.
-        let addr_on: HashMap<(String, String), Ipv4Addr> = out
-            .iter()
-            .flat_map(|c| {
-                c.endpoints
-                    .iter()
-                    .filter_map(|e| Some(((c.name.clone(), e.network.clone()), e.ipv4?.addr())))
-            })
-            .collect();
-        for c in &mut out {
-            let mut extra = String::new();
-            for e in c.endpoints.iter().filter(|e| {
-                net_by_name
-                    .get(e.network.as_str())
-                    .is_some_and(|n| n.kind == NetworkKind::DefaultBridge)
-            }) {
-                for l in &e.links {
-                    if let Some(ip) = addr_on.get(&(l.target.clone(), e.network.clone())) {
-                        extra.push_str(&format!("{ip}\t{} {}\n", l.alias, l.target));
-                    }
-                }
-            }
-            c.hosts.push_str(&extra);
+        // Built in one go from the sorted entries rather than entry by entry; the same map.
+        let mut locks: BTreeMap<String, ContainerLock> = locks.into_iter().collect();
+        self.new_lock.containers.append(&mut locks);
+        if legacy_links {
+            add_legacy_links(&mut out, nets, &topo.networks);
         }
-        out
+        (out, records)
     }
 
     fn full(&mut self, c: &Container, at: &netplan_lang::model::Attachment, net: &NetState, subnet: IpNet) {
@@ -475,6 +580,84 @@ impl Builder<'_> {
     }
 }
 
+/// A host veth name as a fixed-size key, so that remembering the names in use allocates
+/// nothing per endpoint: the bytes, then the length. [`ids::veth_name`] never makes a name
+/// longer than [`ids::IFNAMSIZ`] bytes, so the key is exact.
+type VethKey = [u8; ids::IFNAMSIZ + 1];
+
+fn veth_key(name: &str) -> VethKey {
+    let mut k = [0u8; ids::IFNAMSIZ + 1];
+    let b = name.as_bytes();
+    let n = b.len().min(ids::IFNAMSIZ);
+    k[..n].copy_from_slice(&b[..n]);
+    k[ids::IFNAMSIZ] = u8::try_from(b.len()).unwrap_or(u8::MAX);
+    k
+}
+
+/// The kinds of network a container is attached to.
+#[derive(Debug, Clone, Copy, Default)]
+struct Kinds {
+    host: bool,
+    user: bool,
+    default_bridge: bool,
+}
+
+impl Kinds {
+    fn add(&mut self, kind: NetworkKind) {
+        match kind {
+            NetworkKind::Host => self.host = true,
+            NetworkKind::User => self.user = true,
+            NetworkKind::DefaultBridge => self.default_bridge = true,
+            NetworkKind::None => {}
+        }
+    }
+}
+
+/// Legacy links on the default bridge become /etc/hosts entries of the linking container.
+fn add_legacy_links(out: &mut [ContainerState], nets: &[NetState], declared: &[Network]) {
+    // A name stands for its last declaration, as in every lookup by name here.
+    let net_index: HashMap<&str, usize> = declared
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let on_default_bridge = |network: &str| {
+        net_index
+            .get(network)
+            .and_then(|&i| nets.get(i))
+            .is_some_and(|n| n.kind == NetworkKind::DefaultBridge)
+    };
+    let extras: Vec<(usize, String)> = {
+        let addr_on: HashMap<(&str, &str), Ipv4Addr> = out
+            .iter()
+            .flat_map(|c| {
+                c.endpoints
+                    .iter()
+                    .filter_map(move |e| Some(((c.name.as_str(), e.network.as_str()), e.ipv4?.addr())))
+            })
+            .collect();
+        out.iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let mut extra = String::new();
+                for e in c.endpoints.iter().filter(|e| on_default_bridge(&e.network)) {
+                    for l in &e.links {
+                        if let Some(ip) = addr_on.get(&(l.target.as_str(), e.network.as_str())) {
+                            let _ = writeln!(extra, "{ip}\t{} {}", l.alias, l.target);
+                        }
+                    }
+                }
+                (!extra.is_empty()).then_some((i, extra))
+            })
+            .collect()
+    };
+    for (i, extra) in extras {
+        if let Some(c) = out.get_mut(i) {
+            c.hosts.push_str(&extra);
+        }
+    }
+}
+
 fn as_v4(a: IpAddr) -> Option<Ipv4Addr> {
     match a {
         IpAddr::V4(x) => Some(x),
@@ -483,10 +666,11 @@ fn as_v4(a: IpAddr) -> Option<Ipv4Addr> {
 }
 
 /// Keeps a locked address if it still fits the subnet and is not taken; notes it otherwise.
-fn keep_locked(
+/// `subject` names the endpoint: (container, network).
+fn keep_locked<'s>(
     alloc: Option<&mut SubnetAlloc>,
     ip: IpAddr,
-    subject: &str,
+    subject: impl FnOnce() -> (&'s str, &'s str),
     notes: &mut Vec<Note>,
 ) -> Option<IpAddr> {
     let alloc = alloc?;
@@ -499,7 +683,10 @@ fn keep_locked(
     };
     if let Some(why) = why {
         notes.push(Note {
-            address: subject.to_string(),
+            address: {
+                let (c, n) = subject();
+                format!("endpoint.{c}.{n}")
+            },
             message: format!("locked address {ip} {why}; choosing a new one"),
         });
         return None;
@@ -589,66 +776,37 @@ fn first_host(net: IpNet) -> IpAddr {
     }
 }
 
-fn with_records(mut nets: Vec<NetState>, topo: &Topology) -> Vec<NetState> {
-    let index: HashMap<String, usize> = nets
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.clone(), i))
-        .collect();
-    for c in &topo.containers {
-        for at in &c.attachments {
-            let Some(&i) = index.get(&at.network) else {
-                continue;
-            };
-            let n = &mut nets[i];
-            if !n.has_dns() {
-                continue;
-            }
-            n.records.push(DnsRecord {
-                name: c.name.clone(),
-                container: c.name.clone(),
-                alias: false,
-            });
-            for a in &at.aliases {
-                n.records.push(DnsRecord {
-                    name: a.clone(),
-                    container: c.name.clone(),
-                    alias: true,
-                });
-            }
-        }
-    }
-    nets
-}
+/// The two lines every /etc/hosts starts with.
+const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
 fn container_state(
     topo: &Topology,
     c: &Container,
     endpoints: Vec<Endpoint>,
     ports: Vec<PortState>,
-    nets: &HashMap<&str, &NetState>,
+    kinds: Kinds,
 ) -> ContainerState {
-    let kinds: Vec<NetworkKind> = c
-        .attachments
-        .iter()
-        .filter_map(|a| nets.get(a.network.as_str()).map(|n| n.kind))
-        .collect();
-    let on_host = kinds.contains(&NetworkKind::Host);
-    let resolver = if kinds.contains(&NetworkKind::User) {
+    let on_host = kinds.host;
+    let resolver = if kinds.user {
         Resolver::Embedded
-    } else if kinds.contains(&NetworkKind::DefaultBridge) {
+    } else if kinds.default_bridge {
         Resolver::Host
     } else {
         Resolver::Unchanged
     };
-    let mut hosts = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    if let Some(e) = endpoints.first() {
-        if let Some(ip) = e.ipv4 {
-            hosts.push_str(&format!("{}\t{}\n", ip.addr(), c.name));
-        }
-        if let Some(ip) = e.ipv6 {
-            hosts.push_str(&format!("{}\t{}\n", ip.addr(), c.name));
-        }
+    // Sized for the longest addresses (15 and 39 characters), tab and newline.
+    let first = endpoints.first();
+    let v4 = first.and_then(|e| e.ipv4);
+    let v6 = first.and_then(|e| e.ipv6);
+    let line = |len: usize| len + 2 + c.name.len();
+    let mut hosts =
+        String::with_capacity(LOCALHOST.len() + v4.map_or(0, |_| line(15)) + v6.map_or(0, |_| line(39)));
+    hosts.push_str(LOCALHOST);
+    if let Some(ip) = v4 {
+        let _ = writeln!(hosts, "{}\t{}", ip.addr(), c.name);
+    }
+    if let Some(ip) = v6 {
+        let _ = writeln!(hosts, "{}\t{}", ip.addr(), c.name);
     }
     ContainerState {
         name: c.name.clone(),

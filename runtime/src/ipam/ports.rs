@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use netplan_lang::model::{Container, Network, Proto, Topology};
 
 use super::EPHEMERAL_PORTS;
-use crate::desired::{Endpoint, NetState, PortState};
+use crate::desired::{Endpoint, PortState};
 use crate::lock::{ContainerLock, Lock};
 
 /// Host ports: declared ones are reserved first, then locked ones (so that they never
@@ -32,19 +32,23 @@ impl PortAlloc {
             taken: HashSet::new(),
             locked: HashMap::new(),
         };
-        for c in &topo.containers {
+        // One pass over the containers: declared ports, and who wants automatic ones.
+        let mut automatic: Vec<&Container> = Vec::new();
+        for c in topo.containers.iter().filter(|c| !c.publish.is_empty()) {
             for p in &c.publish {
                 if let Some(hp) = p.host_port {
                     me.taken.insert((p.host_ip, p.proto, hp));
                 }
             }
+            if c.publish.iter().any(|p| p.host_port.is_none()) {
+                automatic.push(c);
+            }
+        }
+        if automatic.is_empty() {
+            return me;
         }
         let by_name: HashMap<&str, &Network> = topo.networks.iter().map(|n| (n.name.as_str(), n)).collect();
-        for c in topo
-            .containers
-            .iter()
-            .filter(|c| c.publish.iter().any(|p| p.host_port.is_none()))
-        {
+        for c in automatic {
             let net_host_ip = c
                 .attachments
                 .iter()
@@ -79,17 +83,17 @@ impl PortAlloc {
             && (ip.is_some() || !self.taken.iter().any(|(_, pr, p)| *pr == proto && *p == port))
     }
 
+    /// `route`: the endpoint that carries the default route, and the default host address of
+    /// its network.
     pub(super) fn assign(
         &mut self,
         c: &Container,
-        endpoints: &[Endpoint],
-        nets: &HashMap<&str, &NetState>,
+        route: Option<(&Endpoint, Option<IpAddr>)>,
         clock: &mut ContainerLock,
     ) -> Vec<PortState> {
-        let Some(ep) = endpoints.iter().find(|e| e.default_route) else {
+        let Some((ep, net_host_ip)) = route else {
             return Vec::new();
         };
-        let net_host_ip = nets.get(ep.network.as_str()).and_then(|n| n.host_ip);
         let mut out = Vec::new();
         for p in &c.publish {
             let host_ip = p.host_ip.or(net_host_ip);
