@@ -18,6 +18,16 @@ fn temporary(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
+/// Whether `name` is a temporary file [`write`] made for a file called `target` (left behind
+/// only when a netplan was killed between writing and renaming it).
+pub fn is_temporary_of(name: &str, target: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|n| n.strip_prefix(target))
+        .and_then(|n| n.strip_prefix('.'))
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Writes `contents` to `path` atomically, creating the parent directory when missing.
 pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -54,6 +64,16 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(names, ["file.lock"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn temporaries_are_recognised() {
+        assert!(is_temporary_of(".hosts.123.tmp", "hosts"));
+        assert!(is_temporary_of(".resolv.conf.9.tmp", "resolv.conf"));
+        assert!(!is_temporary_of(".hosts..tmp", "hosts"));
+        assert!(!is_temporary_of(".hosts.x1.tmp", "hosts"));
+        assert!(!is_temporary_of("hosts", "hosts"));
+        assert!(!is_temporary_of(".resolv.conf.9.tmp", "hosts"));
     }
 
     #[test]

@@ -80,6 +80,17 @@ pub(crate) fn remove_all(etc: &Path, ns: &str) -> io::Result<()> {
         remove_file(&hosts_path(etc, ns))?;
     }
     let dir = etc.join(ns);
+    // A write of netplan's that a kill interrupted leaves a temporary beside the file.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for name in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+            if ["hosts", "resolv.conf"]
+                .iter()
+                .any(|f| crate::atomic_file::is_temporary_of(&name, f))
+            {
+                remove_file(&dir.join(&name))?;
+            }
+        }
+    }
     // Only an empty directory goes; anything someone else put there stays.
     match std::fs::remove_dir(&dir) {
         Ok(()) => Ok(()),
@@ -128,5 +139,37 @@ impl Cache {
             .collect();
         out.sort();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remove_all_takes_interrupted_temporaries_and_keeps_foreign_files() {
+        let etc = std::env::temp_dir().join(format!("netplan-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&etc);
+        let put = |ns: &str, name: &str| {
+            let dir = etc.join(ns);
+            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(dir.join(name), "x").unwrap_or_else(|e| panic!("{e}"));
+        };
+        put("a", ".hosts.77.tmp");
+        put("a", ".resolv.conf.5.tmp");
+        put("b", ".hosts.77.tmp");
+        put("b", "nsswitch.conf");
+        remove_all(&etc, "a").unwrap_or_else(|e| panic!("{e}"));
+        remove_all(&etc, "b").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!etc.join("a").exists());
+        let left: Vec<String> = std::fs::read_dir(etc.join("b"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(left, ["nsswitch.conf"]);
+        let _ = std::fs::remove_dir_all(&etc);
     }
 }
