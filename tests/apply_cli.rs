@@ -609,13 +609,7 @@ fn half_made_namespaces() -> R {
         check(st.success(), format!("untagging {name}"))?;
         std::fs::write(format!("/run/netplan/links/{name}"), "netplan:halfns\n").map_err(io)?;
     }
-    let repaired = ok(&["apply", &file])?;
-    check(repaired.contains("Apply complete!"), repaired.clone())?;
-    let again = ok(&["apply", &file])?;
-    check(
-        again.contains("No changes."),
-        format!("after unfinished links:\n{again}"),
-    )?;
+    repaired_then_unchanged(&file, "after unfinished links")?;
     let obs = observe(&kernel()?, &[])?;
     let tagged = obs
         .host
@@ -623,9 +617,7 @@ fn half_made_namespaces() -> R {
         .iter()
         .filter(|l| l.topology() == Some("halfns") && !l.unfinished)
         .count();
-    let records = std::fs::read_dir("/run/netplan/links")
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let records = pending_records();
     check(
         tagged == 3 && records == 0,
         format!("tagged {tagged}, records {records}"),
@@ -646,22 +638,14 @@ fn half_made_namespaces() -> R {
         )
         .map_err(io)?;
     }
-    let repaired = ok(&["apply", &file])?;
-    check(repaired.contains("Apply complete!"), repaired.clone())?;
-    let again = ok(&["apply", &file])?;
-    check(
-        again.contains("No changes."),
-        format!("after half-tagged pairs:\n{again}"),
-    )?;
+    repaired_then_unchanged(&file, "after half-tagged pairs")?;
     let obs = observe(&kernel()?, &["h0", "h1"])?;
     let peers_tagged = obs
         .inside
         .values()
         .filter(|o| o.link("eth0").is_some_and(|l| l.topology() == Some("halfns")))
         .count();
-    let records = std::fs::read_dir("/run/netplan/links")
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let records = pending_records();
     check(
         peers_tagged == 2 && records == 0,
         format!("peers tagged {peers_tagged}, records {records}"),
@@ -688,6 +672,21 @@ fn half_made_namespaces() -> R {
         after == before,
         format!("leftovers: before {before:?}, after {after:?}"),
     )
+}
+
+/// Creation records left in `/run/netplan/links`.
+fn pending_records() -> usize {
+    std::fs::read_dir("/run/netplan/links")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// An apply that repairs something, then one that finds nothing to do.
+fn repaired_then_unchanged(file: &str, after: &str) -> R {
+    let repaired = ok(&["apply", file])?;
+    check(repaired.contains("Apply complete!"), repaired.clone())?;
+    let again = ok(&["apply", file])?;
+    check(again.contains("No changes."), format!("{after}:\n{again}"))
 }
 
 fn run_ip(args: &[&str]) -> R {

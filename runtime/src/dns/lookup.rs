@@ -277,14 +277,15 @@ pub fn reverse_ip(qname: &str) -> Option<IpAddr> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::desired::Desired;
     use crate::ipam::HostReserved;
     use crate::lock::Lock;
     use crate::planning::against_applied;
 
-    fn desired(text: &str) -> Desired {
+    /// The desired state of a test topology (also used by the UDP path's tests).
+    pub(in crate::dns) fn desired(text: &str) -> Desired {
         let checked = netplan_lang::check::check_text(text, "t");
         let topo = checked
             .topology

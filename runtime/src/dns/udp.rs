@@ -437,22 +437,8 @@ mod tests {
 
     use super::super::forward::Forwarder;
     use super::super::handler::Shared;
+    use super::super::lookup::tests::desired;
     use super::*;
-    use crate::desired::Desired;
-    use crate::ipam::HostReserved;
-    use crate::lock::Lock;
-    use crate::planning::against_applied;
-
-    fn desired(text: &str) -> Desired {
-        let checked = netplan_lang::check::check_text(text, "t");
-        let topo = checked
-            .topology
-            .unwrap_or_else(|| panic!("test topology: {:?}", checked.diags));
-        match against_applied(&topo, &Lock::default(), None, &HostReserved::default()) {
-            Ok(p) => p.allocated.desired,
-            Err(d) => panic!("test topology: {d:?}"),
-        }
-    }
 
     const TEXT: &str = "
         network n { ipv6; subnet 10.1.0.0/24; subnet fd01::/64 }
