@@ -75,7 +75,11 @@ pub fn make(
             let applied = all.iter().find(|d| d.topology == topo.name);
             let own_bridges: Vec<String> = all
                 .iter()
-                .flat_map(|d| d.networks.iter().filter_map(|n| n.bridge.clone()))
+                .flat_map(|d| {
+                    d.networks
+                        .iter()
+                        .filter_map(|n| n.bridge.as_deref().map(str::to_string))
+                })
                 .collect();
             let host = netplan_runtime::host::reserved(&own_bridges);
             planning::against_applied(&topo, &lock, applied, &host)

@@ -46,9 +46,9 @@ fn topology(d: &Desired) -> TopologyReport {
     let (stopped, running): (Vec<_>, Vec<_>) = d.containers.iter().partition(|c| c.stopped);
     TopologyReport {
         name: d.topology.clone(),
-        networks: d.networks.iter().map(|n| n.name.clone()).collect(),
-        running: running.iter().map(|c| c.name.clone()).collect(),
-        stopped: stopped.iter().map(|c| c.name.clone()).collect(),
+        networks: d.networks.iter().map(|n| n.name.to_string()).collect(),
+        running: running.iter().map(|c| c.name.to_string()).collect(),
+        stopped: stopped.iter().map(|c| c.name.to_string()).collect(),
     }
 }
 

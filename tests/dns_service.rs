@@ -118,7 +118,7 @@ fn body() -> Result<(), String> {
             .kernel
             .create_netns(&ns, &tag_for("dnsproc"))
             .map_err(|e| e.to_string())?;
-        spaces.names.push(ns);
+        spaces.names.push(ns.to_string());
     }
     state.save_applied(&desired).map_err(|e| e.to_string())?;
 

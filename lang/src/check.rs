@@ -19,7 +19,7 @@ mod text;
 
 use crate::ast::{File, Item, NetworkDecl, Spanned};
 use crate::diag::Diag;
-use crate::model::{Network, PREDEFINED, Topology};
+use crate::model::{Name, Network, PREDEFINED, Topology};
 
 use subnet::SubnetInfo;
 
@@ -109,7 +109,7 @@ impl NetInfo<'_> {
 #[derive(Debug)]
 struct Networks<'a> {
     list: Vec<NetInfo<'a>>,
-    index: Map<String, usize>,
+    index: Map<Name, usize>,
 }
 
 impl<'a> Networks<'a> {

@@ -10,6 +10,12 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netplan_lang::model::{AliasMode, Driver, Mac, NetworkKind, Proto};
 use serde::{Deserialize, Serialize};
 
+pub use crate::ids::Id;
+
+/// Names (of networks, containers, interfaces, namespaces) are the language's: up to 24
+/// bytes inline, so copying one from the topology allocates nothing.
+pub use netplan_lang::model::Name;
+
 /// Everything one topology creates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Desired {
@@ -49,13 +55,13 @@ pub struct Forwarding {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetState {
-    pub name: String,
+    pub name: Name,
     /// 64 hex, deterministic.
-    pub id: String,
+    pub id: Id,
     pub kind: NetworkKind,
     pub driver: Driver,
     /// The Linux bridge (None for `host`, `none` and overlay networks).
-    pub bridge: Option<String>,
+    pub bridge: Option<Name>,
     pub subnets: Vec<SubnetState>,
     pub ipv6: bool,
     pub mtu: u32,
@@ -99,19 +105,19 @@ pub struct SubnetState {
 /// A name on a network and who answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsRecord {
-    pub name: String,
-    pub container: String,
+    pub name: Name,
+    pub container: Name,
     /// True for `alias` names, false for the container's own name.
     pub alias: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerState {
-    pub name: String,
+    pub name: Name,
     /// 64 hex, deterministic.
-    pub id: String,
+    pub id: Id,
     /// The named network namespace; None when the container runs in the host's (`host`).
-    pub netns: Option<String>,
+    pub netns: Option<Name>,
     /// In attachment order (eth0 first); `host` and `none` give no endpoint.
     pub endpoints: Vec<Endpoint>,
     pub ports: Vec<PortState>,
@@ -140,13 +146,13 @@ pub enum Resolver {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
-    pub network: String,
+    pub network: Name,
     /// 64 hex, deterministic.
-    pub id: String,
+    pub id: Id,
     /// eth0, eth1, … in attachment order.
-    pub interface: String,
+    pub interface: Name,
     /// Host end of the veth pair.
-    pub host_veth: String,
+    pub host_veth: Name,
     pub ipv4: Option<Ipv4Net>,
     pub ipv6: Option<Ipv6Net>,
     pub gateway4: Option<Ipv4Addr>,
@@ -156,7 +162,7 @@ pub struct Endpoint {
     pub static_ipv6: bool,
     pub mac: Mac,
     pub mtu: u32,
-    pub aliases: Vec<String>,
+    pub aliases: Vec<Name>,
     pub links: Vec<LinkState>,
     /// The container's default route goes through this endpoint.
     pub default_route: bool,
@@ -164,8 +170,8 @@ pub struct Endpoint {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkState {
-    pub target: String,
-    pub alias: String,
+    pub target: Name,
+    pub alias: Name,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,9 @@
 //! networks exist before the endpoints that join them. Connecting or disconnecting one
 //! endpoint leaves the container's other endpoints alone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
@@ -129,7 +131,7 @@ fn quote(s: &str) -> String {
 
 fn network_attrs(n: &NetState) -> Attrs {
     let mut a = Attrs::new();
-    a.put("id", quote(&n.id[..12.min(n.id.len())]));
+    a.put("id", quote(&n.id.short()));
     a.put("driver", quote(&format!("{:?}", n.driver).to_lowercase()));
     a.opt("bridge", n.bridge.as_deref().map(quote));
     for s in &n.subnets {
@@ -354,7 +356,8 @@ impl Pairs {
 /// every further pass over it, or lookup by a name stored in it, reads it from memory anew.
 /// `eq` says whether two objects of one name are the same, needing no further comparison.
 fn pair_up<T>(old: &[T], new: &[T], name: fn(&T) -> &str, eq: fn(&T, &T) -> bool) -> Pairs {
-    let mut new_index: HashMap<&str, usize> = HashMap::with_capacity(new.len());
+    let mut new_index: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(new.len(), Default::default());
     let mut unique = true;
     for (j, n) in new.iter().enumerate() {
         unique &= new_index.insert(name(n), j).is_none();
@@ -417,7 +420,7 @@ fn diff_named<'a, T: Serialize>(
     let pairs = pair_up(old, new, name, same);
     let mut upserts = Vec::new();
     let mut upsert_pairs = Vec::new();
-    let mut replaced = HashMap::new();
+    let mut replaced = HashMap::default();
     for (j, n) in new.iter().enumerate() {
         let k = pairs.old_of_new[j];
         let change = |action, attrs, reason, unchanged, before| Change {
@@ -544,12 +547,14 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
     let mut deletes_e = Vec::new();
     for (j, (c, k)) in new.containers.iter().zip(&cs.old_of_new).enumerate() {
         // Unchanged, it has the same endpoints (one per network): they change only with the
-        // replacement of their network or container.
+        // replacement of their network or container. With nothing replaced, as is usual, the
+        // container itself need not be read again.
         if cs.same[j]
-            && !replaced_cs.contains_key(c.name.as_str())
-            && live(c)
-                .iter()
-                .all(|e| !replaced_nets.contains_key(e.network.as_str()))
+            && (replaced_cs.is_empty() || !replaced_cs.contains_key(c.name.as_str()))
+            && (replaced_nets.is_empty()
+                || live(c)
+                    .iter()
+                    .all(|e| !replaced_nets.contains_key(e.network.as_str())))
         {
             continue;
         }

@@ -1,9 +1,99 @@
 //! Deterministic names and ids, so that the same file plans the same way on any machine.
 
+use compact_str::CompactString;
 use sha2::{Digest, Sha256};
 
-/// A 64-hex id from the topology name, the object kind and the object's name(s).
-pub fn id(topology: &str, kind: &str, parts: &[&str]) -> String {
+/// A deterministic object id: 32 bytes, shown and stored as 64 lowercase hex.
+///
+/// Kept as bytes rather than text: a plan of 10,000 containers makes one per container,
+/// endpoint and network, and bytes need neither an allocation nor formatting.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(pub [u8; 32]);
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl Id {
+    /// The first `n` hex digits (at most 64).
+    pub fn hex_prefix(&self, n: usize) -> String {
+        let mut out = String::with_capacity(n.min(64));
+        for b in self.0 {
+            for nibble in [b >> 4, b & 0xf] {
+                if out.len() == n {
+                    return out;
+                }
+                out.push(char::from(HEX[usize::from(nibble)]));
+            }
+        }
+        out
+    }
+
+    /// All 64 hex digits.
+    pub fn hex(&self) -> String {
+        self.hex_prefix(64)
+    }
+
+    /// The first 12 hex digits, as Docker shows ids.
+    pub fn short(&self) -> String {
+        self.hex_prefix(12)
+    }
+
+    /// Whether the hex form starts with `prefix` (any case).
+    pub fn starts_with(&self, prefix: &str) -> bool {
+        prefix.len() <= 64
+            && prefix
+                .bytes()
+                .zip(self.0.iter().flat_map(|b| [b >> 4, b & 0xf]))
+                .all(|(c, nibble)| c.to_ascii_lowercase() == HEX[usize::from(nibble)])
+    }
+
+    /// Reads 64 hex digits.
+    pub fn parse(text: &str) -> Option<Id> {
+        let b = text.as_bytes();
+        if b.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let digit = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+            *o = (digit(pair[0])? << 4) | digit(pair[1])?;
+        }
+        Some(Id(out))
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; 64];
+        for (pair, b) in buf.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+        }
+        // Only ASCII hex digits were written.
+        f.write_str(std::str::from_utf8(&buf).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl std::fmt::Debug for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+impl serde::Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Id::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("not a 64-hex id: {text:?}")))
+    }
+}
+
+/// The id of an object from the topology name, the object kind and the object's name(s).
+pub fn id(topology: &str, kind: &str, parts: &[&str]) -> Id {
     let mut h = Sha256::new();
     h.update(topology.as_bytes());
     h.update([0]);
@@ -12,29 +102,28 @@ pub fn id(topology: &str, kind: &str, parts: &[&str]) -> String {
         h.update([0]);
         h.update(p.as_bytes());
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in h.finalize() {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xf)] as char);
-    }
-    out
+    Id(h.finalize().into())
 }
 
 /// Linux interface names are at most 15 bytes.
 pub const IFNAMSIZ: usize = 15;
 
 /// `br-` and the first 12 hex of the network id, as Docker names its bridges.
-pub fn bridge_name(network_id: &str) -> String {
+pub fn bridge_name(network_id: &Id) -> CompactString {
     prefixed("br-", network_id)
 }
 
-/// `prefix` and the first 12 characters of an id, allocated once at its final size.
-fn prefixed(prefix: &str, id: &str) -> String {
-    let hex = id.get(..12).unwrap_or(id);
-    let mut s = String::with_capacity(prefix.len() + hex.len());
+/// `prefix` and the first 12 hex of an id, allocated once at its final size.
+fn prefixed(prefix: &str, id: &Id) -> CompactString {
+    let mut hex = [0u8; 12];
+    for (pair, b) in hex.chunks_exact_mut(2).zip(id.0) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
+    }
+    let mut s = CompactString::with_capacity(prefix.len() + hex.len());
     s.push_str(prefix);
-    s.push_str(hex);
+    // Only ASCII hex digits were written.
+    s.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     s
 }
 
@@ -43,14 +132,14 @@ pub const DEFAULT_BRIDGE: &str = "netplan0";
 
 /// Host end of an endpoint's veth pair: `vnp` and 12 hex of the endpoint id (15 bytes).
 /// `taken` says whether a name is already used; the name grows a suffix digit until free.
-pub fn veth_name(endpoint_id: &str, taken: impl Fn(&str) -> bool) -> String {
+pub fn veth_name(endpoint_id: &Id, taken: impl Fn(&str) -> bool) -> CompactString {
     let base = prefixed("vnp", endpoint_id);
     if !taken(&base) {
         return base;
     }
     // Astronomically rare: a 48-bit prefix collision. Trade the last hex for a digit.
     for d in 0..10 {
-        let cand = format!("{}{d}", &base[..IFNAMSIZ - 1]);
+        let cand = compact_str::format_compact!("{}{d}", &base[..IFNAMSIZ - 1]);
         if !taken(&cand) {
             return cand;
         }
@@ -65,7 +154,19 @@ mod tests {
     #[test]
     fn ids_are_stable_and_distinct() {
         let a = id("t", "network", &["n"]);
-        assert_eq!(a.len(), 64);
+        assert_eq!(a.hex().len(), 64);
+        assert_eq!(a.to_string(), a.hex());
+        assert_eq!(a.short(), a.hex()[..12]);
+        assert_eq!(Id::parse(&a.hex()), Some(a));
+        assert_eq!(Id::parse(&a.hex().to_uppercase()), Some(a));
+        assert_eq!(Id::parse(&a.hex()[1..]), None);
+        assert!(a.starts_with(&a.hex()[..5]));
+        assert!(a.starts_with(&a.hex()[..5].to_uppercase()));
+        assert!(!a.starts_with(&format!("{}0", a.hex())));
+        let json = serde_json::to_string(&a).unwrap_or_default();
+        assert_eq!(json, format!("\"{a}\""));
+        assert_eq!(serde_json::from_str::<Id>(&json).ok(), Some(a));
+        assert!(serde_json::from_str::<Id>("\"zz\"").is_err());
         assert_eq!(a, id("t", "network", &["n"]));
         assert_ne!(a, id("t", "container", &["n"]));
         assert_ne!(a, id("u", "network", &["n"]));

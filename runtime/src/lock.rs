@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
+use crate::desired::Name;
+
 /// The format version this build reads and writes.
 pub const LOCK_VERSION: u32 = 1;
 
@@ -17,9 +19,10 @@ pub const LOCK_VERSION: u32 = 1;
 pub struct Lock {
     pub version: u32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub networks: BTreeMap<String, NetworkLock>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub containers: BTreeMap<String, ContainerLock>,
+    pub networks: BTreeMap<Name, NetworkLock>,
+    /// A sorted vector rather than a B-tree: built in one go by IPAM and read by name.
+    #[serde(default, skip_serializing_if = "NameMap::is_empty")]
+    pub containers: NameMap<ContainerLock>,
 }
 
 impl Default for Lock {
@@ -27,7 +30,7 @@ impl Default for Lock {
         Lock {
             version: LOCK_VERSION,
             networks: BTreeMap::new(),
-            containers: BTreeMap::new(),
+            containers: NameMap::new(),
         }
     }
 }
@@ -52,17 +55,19 @@ pub struct ContainerLock {
     pub ports: BTreeMap<String, u16>,
 }
 
-/// A small map from names to values, sorted by name like a `BTreeMap<String, V>` and
-/// (de)serialized the same way, kept as one sorted vector.
+/// A map from names to values, sorted by name like a `BTreeMap<String, V>` and
+/// (de)serialized the same way, kept as one sorted vector. Built in one go (`collect`);
+/// `insert` shifts the entries after the new one, so it suits small maps only.
 ///
 /// A container has a handful of endpoints; as a B-tree each container's map took a whole
 /// node of over 500 bytes, which made the lock of 10,000 containers about 6 MB and planning
 /// slow down more than linearly as that outgrew the caches. As a vector it takes a few dozen
-/// bytes per endpoint.
+/// bytes per endpoint. The lock's containers are one such vector too: IPAM builds it at once
+/// and looks names up in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameMap<V> {
     /// Sorted by name, names unique.
-    entries: Vec<(String, V)>,
+    entries: Vec<(Name, V)>,
 }
 
 impl<V> Default for NameMap<V> {
@@ -103,7 +108,7 @@ impl<V> NameMap<V> {
     }
 
     /// Sets the value of `name`, returning the one it replaces.
-    pub fn insert(&mut self, name: String, value: V) -> Option<V> {
+    pub fn insert(&mut self, name: Name, value: V) -> Option<V> {
         match self.find(&name) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
@@ -118,11 +123,11 @@ impl<V> NameMap<V> {
     }
 
     /// Entries in name order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &V)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Name, &V)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
-    pub fn keys(&self) -> impl ExactSizeIterator<Item = &String> {
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &Name> {
         self.entries.iter().map(|(k, _)| k)
     }
 
@@ -131,14 +136,24 @@ impl<V> NameMap<V> {
     }
 }
 
-impl<V> FromIterator<(String, V)> for NameMap<V> {
+impl<V> FromIterator<(Name, V)> for NameMap<V> {
     /// Like a `BTreeMap`: of equal names, the last one is kept.
-    fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
-        let mut entries: Vec<(String, V)> = iter.into_iter().collect();
-        // Stable: equal names stay in order, and the last of each run wins.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, V)> = Vec::with_capacity(entries.len());
-        for e in entries {
+    fn from_iter<I: IntoIterator<Item = (Name, V)>>(iter: I) -> Self {
+        let entries: Vec<(Name, V)> = iter.into_iter().collect();
+        if entries.is_sorted_by(|a, b| a.0 < b.0) {
+            return NameMap { entries };
+        }
+        // Positions are sorted rather than the entries, which can be large (a container's
+        // lock is 72 bytes): sorting 10,000 of them moved megabytes. Ties go by position,
+        // so that of equal names the last one wins.
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_unstable_by(|&a, &b| entries[a].0.cmp(&entries[b].0).then(a.cmp(&b)));
+        let mut slots: Vec<Option<(Name, V)>> = entries.into_iter().map(Some).collect();
+        let mut out: Vec<(Name, V)> = Vec::with_capacity(slots.len());
+        for i in order {
+            let Some(e) = slots.get_mut(i).and_then(Option::take) else {
+                continue;
+            };
             match out.last_mut() {
                 Some(last) if last.0 == e.0 => *last = e,
                 _ => out.push(e),
@@ -149,9 +164,8 @@ impl<V> FromIterator<(String, V)> for NameMap<V> {
 }
 
 impl<'a, V> IntoIterator for &'a NameMap<V> {
-    type Item = (&'a String, &'a V);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (String, V)>, fn(&'a (String, V)) -> (&'a String, &'a V)>;
+    type Item = (&'a Name, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Name, V)>, fn(&'a (Name, V)) -> (&'a Name, &'a V)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter().map(|(k, v)| (k, v))
@@ -159,8 +173,8 @@ impl<'a, V> IntoIterator for &'a NameMap<V> {
 }
 
 impl<V> IntoIterator for NameMap<V> {
-    type Item = (String, V);
-    type IntoIter = std::vec::IntoIter<(String, V)>;
+    type Item = (Name, V);
+    type IntoIter = std::vec::IntoIter<(Name, V)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
@@ -183,7 +197,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for NameMap<V> {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some(e) = map.next_entry::<String, V>()? {
+                while let Some(e) = map.next_entry::<Name, V>()? {
                     entries.push(e);
                 }
                 Ok(entries.into_iter().collect())
@@ -345,28 +359,47 @@ mod tests {
     #[test]
     fn name_map_is_a_sorted_map() {
         let mut m = NameMap::new();
-        assert_eq!(m.insert("zeta".to_string(), 1), None);
-        assert_eq!(m.insert("alpha".to_string(), 2), None);
-        assert_eq!(m.insert("zeta".to_string(), 3), Some(1));
+        assert_eq!(m.insert("zeta".into(), 1), None);
+        assert_eq!(m.insert("alpha".into(), 2), None);
+        assert_eq!(m.insert("zeta".into(), 3), Some(1));
         assert_eq!(m.keys().collect::<Vec<_>>(), ["alpha", "zeta"]);
         assert_eq!(m.get("zeta"), Some(&3));
         assert_eq!(m.get("beta"), None);
+        // Already sorted and unique: kept as it is.
+        let s: NameMap<i32> = [("a".into(), 1), ("b".into(), 2)].into_iter().collect();
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            [(&Name::from("a"), &1), (&Name::from("b"), &2)]
+        );
         // As from a map filled in order: the last value of a name stays.
-        let c: NameMap<i32> = [("b".to_string(), 1), ("a".to_string(), 2), ("b".to_string(), 3)]
+        let c: NameMap<i32> = [("b".into(), 1), ("a".into(), 2), ("b".into(), 3)]
             .into_iter()
             .collect();
         assert_eq!(
             c.iter().collect::<Vec<_>>(),
-            [(&"a".to_string(), &2), (&"b".to_string(), &3)]
+            [(&Name::from("a"), &2), (&Name::from("b"), &3)]
         );
         // Written and read exactly as the B-tree map it replaces.
-        let b: BTreeMap<String, i32> = c.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let b: BTreeMap<String, i32> = c.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         assert_eq!(toml::to_string(&c).ok(), toml::to_string(&b).ok());
         let back: Result<NameMap<i32>, _> = toml::from_str("b = 1\na = 2\n");
         assert_eq!(
             back.ok().map(|m| m.into_iter().collect::<Vec<_>>()),
-            Some(vec![("a".to_string(), 2), ("b".to_string(), 1)])
+            Some(vec![(Name::from("a"), 2), (Name::from("b"), 1)])
         );
+    }
+
+    proptest::proptest! {
+        /// Collected in any order, with names given more than once, it holds what a
+        /// `BTreeMap` filled in that order holds.
+        #[test]
+        fn collects_like_a_btree_map(pairs in proptest::collection::vec(("[a-e]{1,3}", 0..100i32), 0..60)) {
+            let map: NameMap<i32> = pairs.iter().map(|(k, v)| (Name::from(k.as_str()), *v)).collect();
+            let tree: BTreeMap<&str, i32> = pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            let got: Vec<(&str, i32)> = map.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            let want: Vec<(&str, i32)> = tree.into_iter().collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -46,8 +46,18 @@ pub fn against_file(new: &Topology, old: &Topology, lock: &Lock) -> Result<Plann
     for (k, v) in &lock.networks {
         merged.networks.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    for (k, v) in &lock.containers {
-        merged.containers.entry(k.clone()).or_insert_with(|| v.clone());
+    // Merged in one go: inserting one by one into the sorted vector would be quadratic.
+    let missing: Vec<_> = lock
+        .containers
+        .iter()
+        .filter(|(k, _)| !merged.containers.contains_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !missing.is_empty() {
+        merged.containers = std::mem::take(&mut merged.containers)
+            .into_iter()
+            .chain(missing)
+            .collect();
     }
     let allocated = ipam::allocate(new, &merged, &none)?;
     let mut plan = diff(&before.desired, &allocated.desired);

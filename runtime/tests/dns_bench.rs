@@ -271,8 +271,12 @@ fn start_aardvark(dir: &Path, d: &Desired, ns: &str, gateway: &str) -> R<Peer> {
     let mut text = format!("{gateway}\n");
     for c in &d.containers {
         let ip = ipv4(d, &c.name)?;
-        let names: Vec<String> = std::iter::once(c.name.clone())
-            .chain(c.endpoints.iter().flat_map(|e| e.aliases.clone()))
+        let names: Vec<String> = std::iter::once(c.name.to_string())
+            .chain(
+                c.endpoints
+                    .iter()
+                    .flat_map(|e| e.aliases.iter().map(|a| a.to_string())),
+            )
             .collect();
         let _ = writeln!(text, "{} {ip}  {}", c.id, names.join(","));
     }
@@ -312,7 +316,11 @@ fn start_dnsmasq(dir: &Path, d: &Desired, ns: &str) -> R<Peer> {
     let mut text = String::new();
     for c in &d.containers {
         let ip = ipv4(d, &c.name)?;
-        let aliases: Vec<String> = c.endpoints.iter().flat_map(|e| e.aliases.clone()).collect();
+        let aliases: Vec<String> = c
+            .endpoints
+            .iter()
+            .flat_map(|e| e.aliases.iter().map(|a| a.to_string()))
+            .collect();
         let _ = writeln!(text, "{ip} {} {}", c.name, aliases.join(" "));
     }
     ctx(std::fs::write(&hosts, text), "writing the dnsmasq hosts file")?;

@@ -7,7 +7,7 @@ use crate::ast::{
     AttachDecl, AttachStmt, ContainerDecl, ContainerStmt, File, Item, Mac, Name, PublishStmt, Span,
 };
 use crate::diag::{Diag, did_you_mean};
-use crate::model::{Attachment, Container, Link, NetworkKind};
+use crate::model::{self, Attachment, Container, Link, NetworkKind};
 
 use super::network::Seen;
 use super::{Map, Networks, codes, hooks, links, publish};
@@ -133,7 +133,7 @@ impl<'a> Ctx<'_, 'a> {
         let owner = Owner::Container(name);
         let mut l = Lowered {
             model: Container {
-                name: name.to_string(),
+                name: model::Name::from(name),
                 attachments: Vec::new(),
                 publish: Vec::new(),
                 run: None,
@@ -198,7 +198,7 @@ impl<'a> Ctx<'_, 'a> {
         if !any_network && let Some(idx) = self.nets.get("bridge") {
             self.nets.list[idx].used = true;
             l.model.attachments.push(Attachment {
-                network: "bridge".to_string(),
+                network: model::Name::const_new("bridge"),
                 ip: None,
                 ip6: None,
                 aliases: Vec::new(),
@@ -285,7 +285,7 @@ impl<'a> Ctx<'_, 'a> {
         let net_name: &'a str = &a.network.value;
         let owner = Owner::Attachment(cname, net_name);
         let mut att = Attachment {
-            network: net_name.to_string(),
+            network: model::Name::from(net_name),
             ip: None,
             ip6: None,
             aliases: Vec::new(),
@@ -337,7 +337,7 @@ impl<'a> Ctx<'_, 'a> {
                         );
                     } else {
                         aliases.insert(&name.value, name.span);
-                        att.aliases.push(name.value.clone());
+                        att.aliases.push(model::Name::from(name.value.as_str()));
                     }
                 }
                 AttachStmt::Link { target, alias, span } => {
@@ -370,8 +370,8 @@ impl<'a> Ctx<'_, 'a> {
                         link_aliases.insert(&alias.value, alias.span);
                     }
                     att.links.push(Link {
-                        target: target.value.clone(),
-                        alias: alias.value.clone(),
+                        target: model::Name::from(target.value.as_str()),
+                        alias: model::Name::from(alias.value.as_str()),
                     });
                     links.push(PendingLink {
                         net: idx,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::ast::{AliasMode, Driver, File, Item, Name, NetworkDecl, NetworkStmt, Span, Spanned};
 use crate::diag::{Diag, did_you_mean};
-use crate::model::{Network, NetworkKind};
+use crate::model::{self, Network, NetworkKind};
 
 use super::options::{self, Settings, Source};
 use super::subnet::{self, Shorthand};
@@ -251,7 +251,7 @@ fn lower<'a>(decl: &'a NetworkDecl, diags: &mut Vec<Diag>) -> NetInfo<'a> {
     }
 
     let bridge = settings.bridge.map(|s| Spanned::new(s.value, s.span));
-    net.bridge = bridge.as_ref().map(|b| b.value.clone());
+    net.bridge = bridge.as_ref().map(|b| model::Name::from(b.value.as_str()));
     net.mtu = settings.mtu.map(|s| s.value);
     if let Some(s) = settings.icc {
         net.icc = s.value;

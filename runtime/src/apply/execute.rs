@@ -13,7 +13,7 @@ use super::reconcile::{Inputs, reconcile};
 use super::records::{self, ProcRecord, Records};
 use super::wanted::{Wanted, wanted};
 use super::{ApplyError, files, firewall_spec, preflight};
-use crate::desired::{ContainerState, Desired};
+use crate::desired::{ContainerState, Desired, Name};
 use crate::kernel::{FirewallSpec, Kernel, KernelError, Observed, ProcessSpec};
 use crate::state::StateDir;
 
@@ -101,7 +101,11 @@ pub fn prepare(env: Env, new: &Desired) -> Result<Ready, ApplyError> {
     let w = wanted(new, &facts.resolv_conf);
     let mut names = w.namespaces();
     if let Some(r) = &facts.recorded {
-        names.extend(r.containers.iter().filter_map(|c| c.netns.clone()));
+        names.extend(
+            r.containers
+                .iter()
+                .filter_map(|c| c.netns.as_deref().map(str::to_string)),
+        );
     }
     names.sort();
     names.dedup();
@@ -385,7 +389,7 @@ impl Run<'_, '_> {
                 let network = network.clone().or_else(|| {
                     self.recorded
                         .and_then(|r| r.networks.iter().find(|n| n.bridge.as_deref() == Some(name)))
-                        .map(|n| n.name.clone())
+                        .map(|n| n.name.to_string())
                 });
                 // A bridge deleted only to be created again is not a removed network.
                 let recreated = network
@@ -522,13 +526,21 @@ pub(crate) fn operations(
     let recorded = facts.recorded.as_ref();
     let recorded_netns: Vec<String> = recorded
         .iter()
-        .flat_map(|r| r.containers.iter().filter_map(|c| c.netns.clone()))
+        .flat_map(|r| {
+            r.containers
+                .iter()
+                .filter_map(|c| c.netns.as_deref().map(str::to_string))
+        })
         .collect();
     let recorded_veths = recorded
         .iter()
         .flat_map(|r| r.containers.iter())
-        .filter_map(|c| Some((c.netns.clone()?, c)))
-        .flat_map(|(ns, c)| c.endpoints.iter().map(move |e| (e.host_veth.clone(), ns.clone())))
+        .filter_map(|c| Some((c.netns.as_deref()?, c)))
+        .flat_map(|(ns, c)| {
+            c.endpoints
+                .iter()
+                .map(move |e| (e.host_veth.to_string(), ns.to_string()))
+        })
         .collect();
     let inputs = Inputs {
         wanted: w,
@@ -651,7 +663,7 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired, dns_needed: bool) -> Res
                 .get(c.name.as_str())
                 .is_none_or(|g| g.stopped && !c.stopped);
             if gone {
-                down.insert(c.name.clone());
+                down.insert(c.name.to_string());
             }
         }
     }
@@ -715,7 +727,7 @@ fn carry_out(run: &mut Run, ops: &[Op], goal: &Desired, dns_needed: bool) -> Res
         let is_new = run.recorded.is_none() || before.is_none();
         if touched.contains(c.name.as_str()) || started || is_new {
             run.observer.container_up(topology, c)?;
-            up.push(c.name.clone());
+            up.push(c.name.to_string());
         }
     }
     run.outcome.containers_up = up;
@@ -799,7 +811,7 @@ pub fn record_partial(
                 out.networks.push(n.clone());
             }
         }
-        let kept: HashSet<String> = out.containers.iter().map(|c| c.name.clone()).collect();
+        let kept: HashSet<Name> = out.containers.iter().map(|c| c.name.clone()).collect();
         for c in &r.containers {
             if !kept.contains(&c.name) && c.netns.as_deref().is_some_and(netns) {
                 out.containers.push(c.clone());

@@ -27,7 +27,7 @@ pub fn firewall_spec<'a>(topologies: impl IntoIterator<Item = &'a Desired>) -> F
                 continue;
             }
             spec.networks.push(FirewallNetwork {
-                bridge: bridge.clone(),
+                bridge: bridge.to_string(),
                 subnets: n
                     .subnets
                     .iter()

@@ -38,7 +38,7 @@ pub struct NetworkRow {
 const PREDEFINED: [(&str, &str); 3] = [("bridge", "bridge"), ("host", "host"), ("none", "null")];
 
 /// The machine-wide id of a predefined network (one per machine, whatever the topology).
-pub fn predefined_id(name: &str) -> String {
+pub fn predefined_id(name: &str) -> ids::Id {
     ids::id("", "network", &[name])
 }
 
@@ -57,7 +57,7 @@ pub fn ls(applied: &[Desired]) -> Vec<NetworkRow> {
     let mut rows: Vec<NetworkRow> = PREDEFINED
         .iter()
         .map(|(name, driver)| NetworkRow {
-            id: predefined_id(name)[..12].to_string(),
+            id: predefined_id(name).short(),
             name: name.to_string(),
             driver: driver.to_string(),
             scope: "local".into(),
@@ -67,8 +67,8 @@ pub fn ls(applied: &[Desired]) -> Vec<NetworkRow> {
     for d in applied {
         for n in d.networks.iter().filter(|n| n.kind == NetworkKind::User) {
             rows.push(NetworkRow {
-                id: n.id.chars().take(12).collect(),
-                name: n.name.clone(),
+                id: n.id.short(),
+                name: n.name.to_string(),
                 driver: driver_name(n).into(),
                 scope: "local".into(),
                 topology: Some(d.topology.clone()),
@@ -114,7 +114,7 @@ fn ipam_config(n: &NetState) -> Vec<Value> {
 
 fn network_json(
     name: &str,
-    id: &str,
+    id: &ids::Id,
     driver: &str,
     n: Option<&NetState>,
     containers: Map<String, Value>,
@@ -140,7 +140,7 @@ fn network_json(
 fn member(c: &ContainerState, e: Option<&Endpoint>) -> Value {
     json!({
         "Name": c.name,
-        "EndpointID": e.map(|e| e.id.clone()).unwrap_or_default(),
+        "EndpointID": e.map(|e| e.id.hex()).unwrap_or_default(),
         "MacAddress": e.map(|e| e.mac.to_string()).unwrap_or_default(),
         "IPv4Address": cidr_text(e.and_then(|e| e.ipv4)),
         "IPv6Address": cidr_text(e.and_then(|e| e.ipv6)),
@@ -174,9 +174,9 @@ pub fn networks(applied: &[Desired], query: &str, live: Option<&Observed>) -> Ve
                 };
                 let e = c.endpoints.iter().find(|e| e.network == name);
                 if on {
-                    containers.insert(c.id.clone(), member(c, None));
+                    containers.insert(c.id.hex(), member(c, None));
                 } else if let Some(e) = e.filter(|e| endpoint_live(e, live)) {
-                    containers.insert(c.id.clone(), member(c, Some(e)));
+                    containers.insert(c.id.hex(), member(c, Some(e)));
                 }
             }
         }
@@ -194,7 +194,7 @@ pub fn networks(applied: &[Desired], query: &str, live: Option<&Observed>) -> Ve
                     .iter()
                     .find(|e| e.network == n.name && endpoint_live(e, live))
                 {
-                    containers.insert(c.id.clone(), member(c, Some(e)));
+                    containers.insert(c.id.hex(), member(c, Some(e)));
                 }
             }
             out.push(network_json(&n.name, &n.id, driver_name(n), Some(n), containers));
@@ -203,9 +203,9 @@ pub fn networks(applied: &[Desired], query: &str, live: Option<&Observed>) -> Ve
     out
 }
 
-fn network_id(d: &Desired, name: &str) -> String {
+fn network_id(d: &Desired, name: &str) -> ids::Id {
     match d.network(name) {
-        Some(n) if n.kind == NetworkKind::User => n.id.clone(),
+        Some(n) if n.kind == NetworkKind::User => n.id,
         _ => predefined_id(name),
     }
 }
@@ -237,7 +237,7 @@ fn settings(d: &Desired, c: &ContainerState, live: Option<&Observed>) -> Map<Str
         }
         let text = |s: String| if up { s } else { String::new() };
         nets.insert(
-            e.network.clone(),
+            e.network.to_string(),
             json!({
                 "IPAMConfig": if ipam.is_empty() { Value::Null } else { Value::Object(ipam) },
                 "Links": if e.links.is_empty() { Value::Null } else {
@@ -245,7 +245,7 @@ fn settings(d: &Desired, c: &ContainerState, live: Option<&Observed>) -> Map<Str
                 },
                 "Aliases": if e.aliases.is_empty() { Value::Null } else { json!(e.aliases) },
                 "NetworkID": network_id(d, &e.network),
-                "EndpointID": text(e.id.clone()),
+                "EndpointID": text(e.id.hex()),
                 "Gateway": text(cidr_text(e.gateway4)),
                 "IPAddress": text(cidr_text(e.ipv4.map(|a| a.addr()))),
                 "IPPrefixLen": if up { e.ipv4.map_or(0, |a| a.prefix_len()) } else { 0 },

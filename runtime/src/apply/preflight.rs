@@ -17,7 +17,7 @@ fn owner_of(tag: Option<&str>) -> Option<String> {
 pub(crate) fn overlay(new: &Desired) -> Result<(), ApplyError> {
     match new.networks.iter().find(|n| n.driver == Driver::Overlay) {
         Some(n) => Err(ApplyError::Overlay {
-            network: n.name.clone(),
+            network: n.name.to_string(),
         }),
         None => Ok(()),
     }

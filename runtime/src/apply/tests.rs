@@ -191,7 +191,7 @@ fn drift_is_seen_and_repaired() {
     assert!(!out.is_noop());
     let lo_up = f
         .kernel
-        .observe(std::slice::from_ref(&c1_ns))
+        .observe(&[c1_ns.to_string()])
         .ok()
         .and_then(|o| o.objects(Some(&c1_ns)).and_then(|ns| ns.link("lo")).map(|l| l.up));
     assert_eq!(lo_up, Some(true));

@@ -124,10 +124,10 @@ fn veth_spec(topology: &str, netns: &str, e: &crate::desired::Endpoint, n: &NetS
         }
     }
     Some(VethSpec {
-        host_name: e.host_veth.clone(),
-        bridge,
+        host_name: e.host_veth.to_string(),
+        bridge: bridge.to_string(),
         netns: netns.to_string(),
-        peer_name: e.interface.clone(),
+        peer_name: e.interface.to_string(),
         mac: Some(MacAddr(e.mac.0)),
         mtu: Some(e.mtu),
         addresses,
@@ -149,24 +149,24 @@ pub(crate) fn wanted(d: &Desired, host_resolv: &str) -> Wanted {
         let Some(name) = &n.bridge else { continue };
         w.bridges.push(WantBridge {
             spec: BridgeSpec {
-                name: name.clone(),
+                name: name.to_string(),
                 mtu: Some(n.mtu),
                 addresses: bridge_addresses(n),
                 tag: bridge_tag(topology, n),
             },
-            network: n.name.clone(),
+            network: n.name.to_string(),
             shared: n.kind == NetworkKind::DefaultBridge,
         });
     }
     for c in &d.containers {
         if let Some(ns) = &c.netns {
             w.netns.push(WantNetns {
-                name: ns.clone(),
-                container: c.name.clone(),
+                name: ns.to_string(),
+                container: c.name.to_string(),
             });
             w.files.push(WantFiles {
-                netns: ns.clone(),
-                container: c.name.clone(),
+                netns: ns.to_string(),
+                container: c.name.to_string(),
                 resolv: crate::dns::resolv_conf(c, host_resolv),
                 hosts: c.hosts.clone(),
             });
@@ -178,8 +178,8 @@ pub(crate) fn wanted(d: &Desired, host_resolv: &str) -> Wanted {
                     if let Some(spec) = veth_spec(topology, ns, e, n) {
                         w.veths.push(WantVeth {
                             spec,
-                            container: c.name.clone(),
-                            network: e.network.clone(),
+                            container: c.name.to_string(),
+                            network: e.network.to_string(),
                         });
                     }
                 }
@@ -187,8 +187,8 @@ pub(crate) fn wanted(d: &Desired, host_resolv: &str) -> Wanted {
         }
         if let (Some(run), false) = (&c.run, c.stopped) {
             w.processes.push(WantProcess {
-                container: c.name.clone(),
-                netns: c.netns.clone(),
+                container: c.name.to_string(),
+                netns: c.netns.as_deref().map(str::to_string),
                 argv: vec!["/bin/sh".into(), "-c".into(), run.clone()],
             });
         }

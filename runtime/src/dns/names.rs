@@ -242,7 +242,7 @@ impl Snapshot {
                 mark(&mut self.known, lower(&r.name), topo);
             }
             self.nets.push(NetData {
-                name: n.name.clone(),
+                name: n.name.to_string(),
                 lname,
                 topology: d.topology.clone(),
                 internal: n.internal,
@@ -278,7 +278,7 @@ impl Snapshot {
                 }
                 let mid = net.members.len() as MemberId;
                 net.members.push(Member {
-                    container: c.name.clone(),
+                    container: c.name.to_string(),
                     v4: e.ipv4.map(|n| n.addr()),
                     v6: e.ipv6.map(|n| n.addr()),
                 });
@@ -327,12 +327,12 @@ impl Snapshot {
             };
             let view = View {
                 topology: d.topology.clone(),
-                container: c.name.clone(),
+                container: c.name.to_string(),
                 endpoints,
                 upstreams,
                 forward,
             };
-            if let Some(other) = self.views.get(netns) {
+            if let Some(other) = self.views.get(netns.as_str()) {
                 self.warnings.push(format!(
                     "namespace {netns} is claimed by container {} of topology {} and by container {} of \
                      topology {}; the first one is served",
@@ -340,7 +340,7 @@ impl Snapshot {
                 ));
                 continue;
             }
-            self.views.insert(netns.clone(), view);
+            self.views.insert(netns.to_string(), view);
         }
     }
 

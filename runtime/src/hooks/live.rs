@@ -55,7 +55,7 @@ impl LiveHost {
         };
         let want = tag_for(&d.topology);
         match netns::read_marker(ns) {
-            Ok(Some(tag)) if tag == want && netns::exists(ns) => Ok((c, ns.clone())),
+            Ok(Some(tag)) if tag == want && netns::exists(ns) => Ok((c, ns.to_string())),
             Ok(_) => Err(format!(
                 "the namespace {ns} of container `{name}` does not exist (not applied yet?)"
             )),

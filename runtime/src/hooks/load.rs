@@ -128,10 +128,18 @@ pub struct HookSet {
 fn declared(topo: &Topology) -> Vec<(&Hook, HookScope)> {
     let mut all: Vec<(&Hook, HookScope)> = topo.hooks.iter().map(|h| (h, HookScope::Topology)).collect();
     for n in &topo.networks {
-        all.extend(n.hooks.iter().map(|h| (h, HookScope::Network(n.name.clone()))));
+        all.extend(
+            n.hooks
+                .iter()
+                .map(|h| (h, HookScope::Network(n.name.to_string()))),
+        );
     }
     for c in &topo.containers {
-        all.extend(c.hooks.iter().map(|h| (h, HookScope::Container(c.name.clone()))));
+        all.extend(
+            c.hooks
+                .iter()
+                .map(|h| (h, HookScope::Container(c.name.to_string()))),
+        );
     }
     all.sort_by_key(|(h, _)| h.span.start);
     all

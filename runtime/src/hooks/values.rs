@@ -80,7 +80,7 @@ pub fn network(n: &NetState) -> Dynamic {
         .collect();
     map([
         ("name", text(n.name.clone())),
-        ("id", text(n.id.clone())),
+        ("id", text(n.id.hex())),
         ("kind", word(&n.kind)),
         ("driver", word(&n.driver)),
         ("bridge", opt(n.bridge.as_deref())),
@@ -155,7 +155,7 @@ pub fn container(c: &ContainerState) -> Dynamic {
     let networks: Vec<&str> = c.endpoints.iter().map(|e| e.network.as_str()).collect();
     map([
         ("name", text(c.name.clone())),
-        ("id", text(c.id.clone())),
+        ("id", text(c.id.hex())),
         ("netns", opt(c.netns.as_deref())),
         ("stopped", Dynamic::from_bool(c.stopped)),
         ("run", opt(c.run.as_deref())),

@@ -1,9 +1,9 @@
 //! Address allocation inside one subnet: lowest free first, never a reserved address.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use rustc_hash::FxHashSet;
 
 /// Free addresses of one subnet, handed out lowest first.
 ///
@@ -17,7 +17,7 @@ pub struct SubnetAlloc {
     last: u128,
     /// Network and broadcast (IPv4), ordinal 0 (IPv6); never handed out.
     never: [Option<u128>; 2],
-    taken: HashSet<u128>,
+    taken: FxHashSet<u128>,
 }
 
 fn num(a: IpAddr) -> u128 {
@@ -44,7 +44,7 @@ impl SubnetAlloc {
             cursor: num(span.network()),
             last: num(span.broadcast()),
             never,
-            taken: HashSet::new(),
+            taken: FxHashSet::default(),
         }
     }
 

@@ -9,13 +9,14 @@ mod addrs;
 pub mod pools;
 mod ports;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netplan_lang::Diag;
 use netplan_lang::model::{Container, Driver, Mac, Network, NetworkKind, Topology};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::desired::*;
 use crate::ids;
@@ -157,7 +158,7 @@ impl<'a> Builder<'a> {
         // Locked automatic subnets come next, so that they never move.
         let mut chosen: Vec<(Option<Ipv4Net>, Option<Ipv6Net>)> = vec![(None, None); topo.networks.len()];
         for (i, n) in topo.networks.iter().enumerate().filter(|(_, n)| needs_auto(n)) {
-            let Some(l) = self.lock.networks.get(&n.name) else {
+            let Some(l) = self.lock.networks.get(n.name.as_str()) else {
                 continue;
             };
             let has4 = n.subnets.iter().any(|s| s.cidr.addr().is_ipv4());
@@ -428,10 +429,11 @@ impl<'a> Builder<'a> {
                 }
             })
             .collect();
-        let mut taken_veths: HashSet<VethKey> = HashSet::with_capacity(facts.len());
+        let mut taken_veths: HashSet<VethKey> =
+            HashSet::with_capacity_and_hasher(facts.len(), Default::default());
         let mut ports = PortAlloc::new(topo, self.lock);
         let mut out = Vec::with_capacity(topo.containers.len());
-        let mut locks: Vec<(String, ContainerLock)> = Vec::with_capacity(topo.containers.len());
+        let mut locks: Vec<(Name, ContainerLock)> = Vec::with_capacity(topo.containers.len());
         // Whether any endpoint on the default bridge has legacy links.
         let mut legacy_links = false;
         let mut at_index = 0;
@@ -519,7 +521,7 @@ impl<'a> Builder<'a> {
                 }
                 endpoints.push(Endpoint {
                     network: at.network.clone(),
-                    interface: format!("eth{}", endpoints.len()),
+                    interface: compact_str::format_compact!("eth{}", endpoints.len()),
                     host_veth,
                     ipv4: v4
                         .zip(s4)
@@ -556,9 +558,8 @@ impl<'a> Builder<'a> {
             }
             out.push(container_state(topo, c, endpoints, port_states, kinds));
         }
-        // Built in one go from the sorted entries rather than entry by entry; the same map.
-        let mut locks: BTreeMap<String, ContainerLock> = locks.into_iter().collect();
-        self.new_lock.containers.append(&mut locks);
+        // Built in one go, sorted once, rather than entry by entry.
+        self.new_lock.containers = locks.into_iter().collect();
         if legacy_links {
             add_legacy_links(&mut out, nets, &topo.networks);
         }
@@ -697,18 +698,12 @@ fn keep_locked<'s>(
 
 /// `02:42` and the four IPv4 bytes, as Docker did; without IPv4, a locally administered
 /// MAC from the endpoint id.
-fn mac_for(v4: Option<Ipv4Addr>, id: &str) -> Mac {
-    match v4 {
-        Some(ip) => {
-            let o = ip.octets();
-            Mac([0x02, 0x42, o[0], o[1], o[2], o[3]])
-        }
-        None => {
-            let byte =
-                |i: usize| u8::from_str_radix(id.get(i * 2..i * 2 + 2).unwrap_or("00"), 16).unwrap_or(0);
-            Mac([0x02, 0x42, byte(0), byte(1), byte(2), byte(3)])
-        }
-    }
+fn mac_for(v4: Option<Ipv4Addr>, id: &ids::Id) -> Mac {
+    let o = match v4 {
+        Some(ip) => ip.octets(),
+        None => [id.0[0], id.0[1], id.0[2], id.0[3]],
+    };
+    Mac([0x02, 0x42, o[0], o[1], o[2], o[3]])
 }
 
 fn net_state(topo: &Topology, n: &Network, v4: Option<Ipv4Net>, v6: Option<Ipv6Net>) -> NetState {
@@ -739,11 +734,15 @@ fn net_state(topo: &Topology, n: &Network, v4: Option<Ipv4Net>, v6: Option<Ipv6N
         NetworkKind::Host | NetworkKind::None => None,
         NetworkKind::DefaultBridge => Some(
             n.bridge
-                .clone()
-                .unwrap_or_else(|| ids::DEFAULT_BRIDGE.to_string()),
+                .as_deref()
+                .map_or_else(|| Name::from(ids::DEFAULT_BRIDGE), Name::from),
         ),
         NetworkKind::User if n.driver == Driver::Overlay => None,
-        NetworkKind::User => Some(n.bridge.clone().unwrap_or_else(|| ids::bridge_name(&id))),
+        NetworkKind::User => Some(
+            n.bridge
+                .as_deref()
+                .map_or_else(|| ids::bridge_name(&id), Name::from),
+        ),
     };
     NetState {
         name: n.name.clone(),

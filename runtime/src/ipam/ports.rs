@@ -1,10 +1,11 @@
 //! Host ports for `publish`: declared ones first, then those the lock pins, then the lowest
 //! free port of the ephemeral range.
 
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use netplan_lang::model::{Container, Network, Proto, Topology};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use netplan_lang::model::{Container, Name, Network, Proto, Topology};
 
 use super::EPHEMERAL_PORTS;
 use crate::desired::{Endpoint, PortState};
@@ -15,7 +16,7 @@ use crate::lock::{ContainerLock, Lock};
 pub(super) struct PortAlloc {
     taken: HashSet<(Option<IpAddr>, Proto, u16)>,
     /// Locked automatic ports still wanted, by (container, publish key).
-    locked: HashMap<(String, String), u16>,
+    locked: HashMap<(Name, String), u16>,
 }
 
 /// The lock key of a publish entry without host port, e.g. `127.0.0.1:80/tcp`.
@@ -29,8 +30,8 @@ fn port_key(host_ip: Option<IpAddr>, port: u16, proto: Proto) -> String {
 impl PortAlloc {
     pub(super) fn new(topo: &Topology, lock: &Lock) -> Self {
         let mut me = PortAlloc {
-            taken: HashSet::new(),
-            locked: HashMap::new(),
+            taken: HashSet::default(),
+            locked: HashMap::default(),
         };
         // One pass over the containers: declared ports, and who wants automatic ones.
         let mut automatic: Vec<&Container> = Vec::new();
@@ -59,7 +60,7 @@ impl PortAlloc {
                         .map(|n| n.host_ip)
                 })
                 .flatten();
-            let Some(cl) = lock.containers.get(&c.name) else {
+            let Some(cl) = lock.containers.get(c.name.as_str()) else {
                 continue;
             };
             for p in c.publish.iter().filter(|p| p.host_port.is_none()) {
