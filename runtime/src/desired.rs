@@ -118,8 +118,9 @@ pub struct ContainerState {
     pub id: Id,
     /// The named network namespace; None when the container runs in the host's (`host`).
     pub netns: Option<Name>,
-    /// In attachment order (eth0 first); `host` and `none` give no endpoint.
-    pub endpoints: Vec<Endpoint>,
+    /// In attachment order (eth0 first); `host` and `none` give no endpoint. Most containers
+    /// have one, kept inline: read with its container rather than through a pointer.
+    pub endpoints: Endpoints,
     pub ports: Vec<PortState>,
     pub run: Option<String>,
     pub resolver: Resolver,
@@ -131,6 +132,9 @@ pub struct ContainerState {
     #[serde(default)]
     pub stopped: bool,
 }
+
+/// A container's endpoints: the first inline, more on the heap.
+pub type Endpoints = smallvec::SmallVec<[Endpoint; 1]>;
 
 /// What a container's resolv.conf points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::desired::Name;
 
@@ -62,17 +63,20 @@ pub struct ContainerLock {
 /// A container has a handful of endpoints; as a B-tree each container's map took a whole
 /// node of over 500 bytes, which made the lock of 10,000 containers about 6 MB and planning
 /// slow down more than linearly as that outgrew the caches. As a vector it takes a few dozen
-/// bytes per endpoint. The lock's containers are one such vector too: IPAM builds it at once
-/// and looks names up in it.
+/// bytes per endpoint, and the first entry (most containers have one endpoint) sits inline,
+/// read with its container rather than through a pointer. The lock's containers are one
+/// such vector too: IPAM builds it at once and looks names up in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameMap<V> {
     /// Sorted by name, names unique.
-    entries: Vec<(Name, V)>,
+    entries: SmallVec<[(Name, V); 1]>,
 }
 
 impl<V> Default for NameMap<V> {
     fn default() -> Self {
-        NameMap { entries: Vec::new() }
+        NameMap {
+            entries: SmallVec::new(),
+        }
     }
 }
 
@@ -83,7 +87,7 @@ impl<V> NameMap<V> {
 
     pub fn with_capacity(n: usize) -> Self {
         NameMap {
-            entries: Vec::with_capacity(n),
+            entries: SmallVec::with_capacity(n),
         }
     }
 
@@ -141,7 +145,9 @@ impl<V> FromIterator<(Name, V)> for NameMap<V> {
     fn from_iter<I: IntoIterator<Item = (Name, V)>>(iter: I) -> Self {
         let entries: Vec<(Name, V)> = iter.into_iter().collect();
         if entries.is_sorted_by(|a, b| a.0 < b.0) {
-            return NameMap { entries };
+            return NameMap {
+                entries: SmallVec::from_vec(entries),
+            };
         }
         // Positions are sorted rather than the entries, which can be large (a container's
         // lock is 72 bytes): sorting 10,000 of them moved megabytes. Ties go by position,
@@ -159,7 +165,9 @@ impl<V> FromIterator<(Name, V)> for NameMap<V> {
                 _ => out.push(e),
             }
         }
-        NameMap { entries: out }
+        NameMap {
+            entries: SmallVec::from_vec(out),
+        }
     }
 }
 
@@ -174,7 +182,7 @@ impl<'a, V> IntoIterator for &'a NameMap<V> {
 
 impl<V> IntoIterator for NameMap<V> {
     type Item = (Name, V);
-    type IntoIter = std::vec::IntoIter<(Name, V)>;
+    type IntoIter = smallvec::IntoIter<[(Name, V); 1]>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()

@@ -441,7 +441,7 @@ impl<'a> Builder<'a> {
             let base = at_index;
             at_index += c.attachments.len();
             let mine = facts.get(base..at_index).unwrap_or_default();
-            let mut endpoints = Vec::with_capacity(c.attachments.len());
+            let mut endpoints = Endpoints::with_capacity(c.attachments.len());
             let mut clock = ContainerLock {
                 endpoints: NameMap::with_capacity(c.attachments.len()),
                 ..ContainerLock::default()
@@ -521,7 +521,7 @@ impl<'a> Builder<'a> {
                 }
                 endpoints.push(Endpoint {
                     network: at.network.clone(),
-                    interface: compact_str::format_compact!("eth{}", endpoints.len()),
+                    interface: interface_name(endpoints.len()),
                     host_veth,
                     ipv4: v4
                         .zip(s4)
@@ -593,6 +593,14 @@ fn veth_key(name: &str) -> VethKey {
     k[..n].copy_from_slice(&b[..n]);
     k[ids::IFNAMSIZ] = u8::try_from(b.len()).unwrap_or(u8::MAX);
     k
+}
+
+/// `eth0`, `eth1`, … without going through `format!`, once per endpoint.
+fn interface_name(index: usize) -> Name {
+    use compact_str::ToCompactString;
+    let mut name = Name::const_new("eth");
+    name.push_str(&index.to_compact_string());
+    name
 }
 
 /// The kinds of network a container is attached to.
@@ -781,7 +789,7 @@ const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-
 fn container_state(
     topo: &Topology,
     c: &Container,
-    endpoints: Vec<Endpoint>,
+    endpoints: Endpoints,
     ports: Vec<PortState>,
     kinds: Kinds,
 ) -> ContainerState {
