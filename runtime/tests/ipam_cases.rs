@@ -160,6 +160,32 @@ fn published_ports_get_stable_ephemeral_host_ports() {
 }
 
 #[test]
+fn ephemeral_ports_respect_wildcard_and_address_bindings() {
+    // A wildcard binding clashes with a binding on any address, and the other way round;
+    // bindings on two different addresses do not clash.
+    let text = "network n { subnet 10.3.0.0/24 }\n\
+                container a { network n; publish 127.0.0.1:49153:80 }\n\
+                container b { network n; publish 80 }\n\
+                container c { network n; publish 127.0.0.2::80 }\n\
+                container d { network n; publish 127.0.0.1::80 }\n\
+                container e { network n; publish 80; publish 81 }\n\
+                container f { network n; publish 127.0.0.2::80 }\n";
+    let (d, _, _) = plan_with(text, &Lock::default(), &HostReserved::default());
+    let ports = |c: &str| -> Vec<u16> {
+        d.container(c)
+            .map(|c| c.ports.iter().map(|x| x.host_port).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(ports("a"), [49153]);
+    assert_eq!(ports("b"), [49154], "49153 is taken on 127.0.0.1");
+    assert_eq!(ports("c"), [49153], "another address: 49153 is free there");
+    assert_eq!(ports("d"), [49155], "49153 is a's, 49154 b's wildcard");
+    assert_eq!(ports("e"), [49156, 49157]);
+    // c's and b's ports are taken for 127.0.0.2; d's is on another address.
+    assert_eq!(ports("f"), [49155]);
+}
+
+#[test]
 fn a_lock_entry_that_no_longer_fits_is_replaced_with_a_note() {
     let (_, lock, _) = plan_with(
         "network n { subnet 10.4.0.0/24 }\ncontainer a { network n }\n",

@@ -15,6 +15,14 @@ use crate::lock::{ContainerLock, Lock};
 /// move), then the lowest free ephemeral port, per (host address, protocol).
 pub(super) struct PortAlloc {
     taken: HashSet<(Option<IpAddr>, Proto, u16)>,
+    /// How many bindings each (protocol, port) has, whatever their address: a wildcard
+    /// binding clashes with every one of them. Counted so that this is one lookup, not a
+    /// scan of every port taken.
+    per_port: HashMap<(Proto, u16), u32>,
+    /// Per (host address, protocol): no ephemeral port below this one is free. Nothing is
+    /// released within a run, so the next search starts here rather than at 49153, which
+    /// made choosing n ports quadratic.
+    cursor: HashMap<(Option<IpAddr>, Proto), u16>,
     /// Locked automatic ports still wanted, by (container, publish key).
     locked: HashMap<(Name, String), u16>,
 }
@@ -31,6 +39,8 @@ impl PortAlloc {
     pub(super) fn new(topo: &Topology, lock: &Lock) -> Self {
         let mut me = PortAlloc {
             taken: HashSet::default(),
+            per_port: HashMap::default(),
+            cursor: HashMap::default(),
             locked: HashMap::default(),
         };
         // One pass over the containers: declared ports, and who wants automatic ones.
@@ -38,7 +48,7 @@ impl PortAlloc {
         for c in topo.containers.iter().filter(|c| !c.publish.is_empty()) {
             for p in &c.publish {
                 if let Some(hp) = p.host_port {
-                    me.taken.insert((p.host_ip, p.proto, hp));
+                    me.take(p.host_ip, p.proto, hp);
                 }
             }
             if c.publish.iter().any(|p| p.host_port.is_none()) {
@@ -69,7 +79,7 @@ impl PortAlloc {
                 if let Some(&hp) = cl.ports.get(&key)
                     && me.is_free(host_ip, p.proto, hp)
                 {
-                    me.taken.insert((host_ip, p.proto, hp));
+                    me.take(host_ip, p.proto, hp);
                     me.locked.insert((c.name.clone(), key), hp);
                 }
             }
@@ -77,11 +87,30 @@ impl PortAlloc {
         me
     }
 
+    fn take(&mut self, ip: Option<IpAddr>, proto: Proto, port: u16) {
+        if self.taken.insert((ip, proto, port)) {
+            *self.per_port.entry((proto, port)).or_default() += 1;
+        }
+    }
+
     fn is_free(&self, ip: Option<IpAddr>, proto: Proto, port: u16) -> bool {
         // A wildcard binding clashes with every address, and every address with a wildcard.
         !self.taken.contains(&(ip, proto, port))
             && !self.taken.contains(&(None, proto, port))
-            && (ip.is_some() || !self.taken.iter().any(|(_, pr, p)| *pr == proto && *p == port))
+            && (ip.is_some() || !self.per_port.contains_key(&(proto, port)))
+    }
+
+    /// The lowest free ephemeral port for (address, protocol), now taken.
+    fn take_ephemeral(&mut self, ip: Option<IpAddr>, proto: Proto) -> Option<u16> {
+        let start = self
+            .cursor
+            .get(&(ip, proto))
+            .copied()
+            .unwrap_or(*EPHEMERAL_PORTS.start());
+        let port = (start..=*EPHEMERAL_PORTS.end()).find(|hp| self.is_free(ip, proto, *hp))?;
+        self.cursor.insert((ip, proto), port);
+        self.take(ip, proto, port);
+        Some(port)
     }
 
     /// `route`: the endpoint that carries the default route, and the default host address of
@@ -112,13 +141,9 @@ impl PortAlloc {
                     let hp = match self.locked.get(&(c.name.clone(), key.clone())) {
                         Some(&hp) => hp,
                         None => {
-                            let Some(hp) = EPHEMERAL_PORTS
-                                .clone()
-                                .find(|hp| self.is_free(host_ip, p.proto, *hp))
-                            else {
+                            let Some(hp) = self.take_ephemeral(host_ip, p.proto) else {
                                 continue;
                             };
-                            self.taken.insert((host_ip, p.proto, hp));
                             hp
                         }
                     };
