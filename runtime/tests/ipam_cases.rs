@@ -129,6 +129,31 @@ fn ipv6_gateway_is_1_and_containers_start_at_2_with_ula_when_undeclared() {
 }
 
 #[test]
+fn unique_local_subnets_are_handed_out_in_order_around_declared_ones() {
+    let ula: Vec<String> = netplan_runtime::ipam::pools::ula_v6("cases")
+        .take(4)
+        .map(|n| n.to_string())
+        .collect();
+    // The second /64 is declared by c: the automatic ones take the first, third and fourth.
+    let text = format!(
+        "network a {{ ipv6 }}\nnetwork b {{ ipv6 }}\nnetwork c {{ subnet {}; ipv6 }}\n\
+         network d {{ ipv6 }}\ncontainer x {{ network a; network b; network c; network d }}\n",
+        ula[1]
+    );
+    let d = plan(&text);
+    let subnet6 = |n: &str| {
+        d.network(n)
+            .and_then(|n| n.subnet6())
+            .map(|s| s.cidr.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        [subnet6("a"), subnet6("b"), subnet6("c"), subnet6("d")],
+        [ula[0].clone(), ula[2].clone(), ula[1].clone(), ula[3].clone()]
+    );
+}
+
+#[test]
 fn published_ports_get_stable_ephemeral_host_ports() {
     let text = "network n { subnet 10.3.0.0/24 }\n\
                 container a { network n; publish 80 }\n\

@@ -62,6 +62,7 @@ pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<All
         notes: Vec::new(),
         errors: Vec::new(),
         new_lock: Lock::default(),
+        ula_cursor: 0,
     };
     // Networks by name: a name stands for its last declaration, as a map filled in order
     // would have it. The networks of the desired state follow `topo.networks` one to one.
@@ -107,6 +108,10 @@ struct Builder<'a> {
     notes: Vec<Note>,
     errors: Vec<Diag>,
     new_lock: Lock,
+    /// No unique-local /64 before this position in [`pools::ula_v6`] is free: subnets in use
+    /// only grow while networks are placed, so each search starts where the last one ended
+    /// rather than at the first /64, which made placing n IPv6 networks cubic.
+    ula_cursor: u128,
 }
 
 /// What IPAM knows of one attachment before choosing addresses: its network (an index
@@ -272,11 +277,12 @@ impl<'a> Builder<'a> {
     }
 
     fn pick_v6<'n>(&mut self, n: &'n Network, used: &mut Vec<(IpNet, &'n str)>) -> Option<Ipv6Net> {
-        for pool in pools::ula_v6(&self.topo.name) {
+        for (i, pool) in (self.ula_cursor..).zip(pools::ula_v6_from(&self.topo.name, self.ula_cursor)) {
             let p = IpNet::V6(pool);
             if used.iter().any(|(u, _)| overlaps(u, &p)) {
                 continue;
             }
+            self.ula_cursor = i + 1;
             used.push((p, n.name.as_str()));
             self.notes.push(Note {
                 address: format!("network.{}", n.name),

@@ -26,12 +26,17 @@ pub fn default_v4() -> impl Iterator<Item = Ipv4Net> {
 /// A unique-local /48 for the topology (RFC 4193: `fd` + a 40-bit global id, here derived
 /// from the topology name so that it is stable), split into /64s in order.
 pub fn ula_v6(topology: &str) -> impl Iterator<Item = Ipv6Net> {
+    ula_v6_from(topology, 0)
+}
+
+/// [`ula_v6`] from its `start`-th /64 on, without making the ones before.
+pub fn ula_v6_from(topology: &str, start: u128) -> impl Iterator<Item = Ipv6Net> {
     let digest = Sha256::digest(format!("netplan-ula\0{topology}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes[0] = 0xfd;
     bytes[1..6].copy_from_slice(&digest[..5]);
     let base = u128::from_be_bytes(bytes);
-    (0u128..=0xffff).filter_map(move |i| Ipv6Net::new(Ipv6Addr::from(base | (i << 64)), 64).ok())
+    (start..=0xffff).filter_map(move |i| Ipv6Net::new(Ipv6Addr::from(base | (i << 64)), 64).ok())
 }
 
 /// CIDR blocks either nest or are disjoint, so containment both ways is exact overlap.
@@ -67,6 +72,8 @@ mod tests {
         assert_eq!(a[0].prefix_len(), 64);
         assert_ne!(a[0], a[1]);
         assert_ne!(a[0], ula_v6("u").next().unwrap_or(a[1]));
+        assert_eq!(ula_v6_from("t", 1).next(), Some(a[1]));
+        assert_eq!(ula_v6_from("t", 0x1_0000).next(), None);
     }
 
     #[test]
