@@ -63,6 +63,7 @@ pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<All
         errors: Vec::new(),
         new_lock: Lock::default(),
         ula_cursor: 0,
+        publishing: Vec::new(),
     };
     // Networks by name: a name stands for its last declaration, as a map filled in order
     // would have it. The networks of the desired state follow `topo.networks` one to one.
@@ -112,6 +113,9 @@ struct Builder<'a> {
     /// only grow while networks are placed, so each search starts where the last one ended
     /// rather than at the first /64, which made placing n IPv6 networks cubic.
     ula_cursor: u128,
+    /// The containers that publish ports (positions), noted while reading them for
+    /// [`Self::facts`], so that ports need not read every container again.
+    publishing: Vec<usize>,
 }
 
 /// What IPAM knows of one attachment before choosing addresses: its network (an index
@@ -331,10 +335,10 @@ impl<'a> Builder<'a> {
     /// this that does not need the file's names works on these facts, in one compact
     /// vector, rather than going over the containers again: with 10,000 containers they no
     /// longer stay in the caches from one pass to the next.
-    fn facts(&self, net_index: &HashMap<&str, usize>, allocs: &mut [NetAllocs]) -> Vec<AtFacts> {
+    fn facts(&mut self, net_index: &HashMap<&str, usize>, allocs: &mut [NetAllocs]) -> Vec<AtFacts> {
         let topo = self.topo;
-        // The lock's containers by name: hashed rather than searched in the B-tree, whose
-        // every step compares names scattered over the heap.
+        // The lock's containers by name, hashed: one probe per container rather than a
+        // binary search over all of them.
         let locked: HashMap<&str, &ContainerLock> = self
             .lock
             .containers
@@ -343,6 +347,9 @@ impl<'a> Builder<'a> {
             .collect();
         let mut out = Vec::with_capacity(topo.containers.iter().map(|c| c.attachments.len()).sum());
         for (ci, c) in topo.containers.iter().enumerate() {
+            if !c.publish.is_empty() {
+                self.publishing.push(ci);
+            }
             let cl = locked.get(c.name.as_str());
             for (ai, at) in c.attachments.iter().enumerate() {
                 let net = net_index.get(at.network.as_str()).copied();
@@ -437,7 +444,7 @@ impl<'a> Builder<'a> {
             .collect();
         let mut taken_veths: HashSet<VethKey> =
             HashSet::with_capacity_and_hasher(facts.len(), Default::default());
-        let mut ports = PortAlloc::new(topo, self.lock);
+        let mut ports = PortAlloc::new(topo, self.lock, &self.publishing);
         let mut out = Vec::with_capacity(topo.containers.len());
         let mut locks: Vec<(Name, ContainerLock)> = Vec::with_capacity(topo.containers.len());
         // Whether any endpoint on the default bridge has legacy links.

@@ -36,7 +36,8 @@ fn port_key(host_ip: Option<IpAddr>, port: u16, proto: Proto) -> String {
 }
 
 impl PortAlloc {
-    pub(super) fn new(topo: &Topology, lock: &Lock) -> Self {
+    /// `publishing`: the positions of the containers that publish ports.
+    pub(super) fn new(topo: &Topology, lock: &Lock, publishing: &[usize]) -> Self {
         let mut me = PortAlloc {
             taken: HashSet::default(),
             per_port: HashMap::default(),
@@ -45,7 +46,7 @@ impl PortAlloc {
         };
         // One pass over the containers: declared ports, and who wants automatic ones.
         let mut automatic: Vec<&Container> = Vec::new();
-        for c in topo.containers.iter().filter(|c| !c.publish.is_empty()) {
+        for c in publishing.iter().filter_map(|&i| topo.containers.get(i)) {
             for p in &c.publish {
                 if let Some(hp) = p.host_port {
                     me.take(p.host_ip, p.proto, hp);
