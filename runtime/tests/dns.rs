@@ -746,8 +746,10 @@ fn forwarding() -> TestResult {
         r.code() == ResponseCode::ServFail,
         format!("silent.example: {}", r.describe()),
     )?;
+    // Soon after the deadline: the slack is for a loaded machine's scheduling, and stays
+    // below ASK_TIMEOUT, past which a hang shows as no answer at all.
     check(
-        took >= DEADLINE.mul_f32(0.9) && took < DEADLINE + Duration::from_millis(700),
+        took >= DEADLINE.mul_f32(0.9) && took < DEADLINE + Duration::from_millis(1500),
         format!("silent.example answered after {took:?}, deadline {DEADLINE:?}"),
     )?;
     // Internal-only: nothing forwarded, SERVFAIL at once; its network's names still resolve.
