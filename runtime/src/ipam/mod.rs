@@ -755,15 +755,11 @@ fn net_state(topo: &Topology, n: &Network, v4: Option<Ipv4Net>, v6: Option<Ipv6N
         NetworkKind::Host | NetworkKind::None => None,
         NetworkKind::DefaultBridge => Some(
             n.bridge
-                .as_deref()
-                .map_or_else(|| Name::from(ids::DEFAULT_BRIDGE), Name::from),
+                .clone()
+                .unwrap_or_else(|| Name::const_new(ids::DEFAULT_BRIDGE)),
         ),
         NetworkKind::User if n.driver == Driver::Overlay => None,
-        NetworkKind::User => Some(
-            n.bridge
-                .as_deref()
-                .map_or_else(|| ids::bridge_name(&id), Name::from),
-        ),
+        NetworkKind::User => Some(n.bridge.clone().unwrap_or_else(|| ids::bridge_name(&id))),
     };
     NetState {
         name: n.name.clone(),
