@@ -81,7 +81,8 @@ pub fn make(
                         .filter_map(|n| n.bridge.as_deref().map(str::to_string))
                 })
                 .collect();
-            let host = netplan_runtime::host::reserved(&own_bridges);
+            let mut host = netplan_runtime::host::reserved(&own_bridges);
+            host.default_bridge = netplan_runtime::host::default_bridge_holders(&all, &topo.name);
             planning::against_applied(&topo, &lock, applied, &host)
         }
     };

@@ -777,6 +777,25 @@ fn foreign_and_concurrent() -> R {
     )?;
     ok(&["destroy", &one])?;
     ok(&["destroy", &two])?;
+
+    // Two topologies on the default bridge, which they share: the second one's container
+    // gets an address the first one's does not hold (both would otherwise take .2).
+    let s1 = dir.write("shared1.net", "container s1 {}\n")?;
+    let s2 = dir.write("shared2.net", "container s2 {}\n")?;
+    ok(&["apply", &s1])?;
+    ok(&["apply", &s2])?;
+    let obs = observe(&kernel()?, &["s1", "s2"])?;
+    let has = |ns: &str, want: &str| {
+        obs.inside
+            .get(ns)
+            .is_some_and(|o| o.addresses_of("eth0").iter().any(|a| a.to_string() == want))
+    };
+    check(
+        has("s1", "172.17.0.2/16") && has("s2", "172.17.0.3/16"),
+        "shared default bridge: s1 should have 172.17.0.2, s2 172.17.0.3",
+    )?;
+    ok(&["destroy", &s2])?;
+    ok(&["destroy", &s1])?;
     Ok(())
 }
 

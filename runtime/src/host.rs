@@ -1,10 +1,14 @@
-//! What the host itself uses, read without root: its IPv4 routes and its nameservers.
-//! Automatic subnets avoid both (Docker does the same).
+//! What the machine already uses, read without root: the host's IPv4 routes and its
+//! nameservers, which automatic subnets avoid (Docker does the same), and the addresses other
+//! topologies hold on the shared default bridge.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net};
+use netplan_lang::model::NetworkKind;
 
+use crate::desired::Desired;
 use crate::ipam::HostReserved;
 
 /// Parses `/proc/net/route` text into (destination, interface), skipping default routes
@@ -71,12 +75,74 @@ pub fn reserved(ignore_interfaces: &[String]) -> HostReserved {
             }
         }
     }
-    HostReserved { ranges }
+    HostReserved {
+        ranges,
+        ..HostReserved::default()
+    }
+}
+
+/// The addresses that containers of the other applied topologies hold on the default
+/// bridge, which all topologies share, with who holds each. Stopped containers keep theirs.
+pub fn default_bridge_holders(applied: &[Desired], topology: &str) -> BTreeMap<IpAddr, String> {
+    let mut out = BTreeMap::new();
+    for d in applied.iter().filter(|d| d.topology != topology) {
+        let shared: Vec<&str> = d
+            .networks
+            .iter()
+            .filter(|n| n.kind == NetworkKind::DefaultBridge)
+            .map(|n| n.name.as_str())
+            .collect();
+        for (c, e) in d
+            .endpoints()
+            .filter(|(_, e)| shared.contains(&e.network.as_str()))
+        {
+            let who = || format!("container {} of topology {}", c.name, d.topology);
+            for ip in [
+                e.ipv4.map(|a| IpAddr::V4(a.addr())),
+                e.ipv6.map(|a| IpAddr::V6(a.addr())),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                out.entry(ip).or_insert_with(who);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn applied(name: &str, text: &str) -> Desired {
+        let Some(topo) = netplan_lang::check::check_text(text, name).topology else {
+            panic!("{name} does not check")
+        };
+        match crate::ipam::allocate(&topo, &crate::lock::Lock::default(), &HostReserved::default()) {
+            Ok(a) => a.desired,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn default_bridge_holders_are_other_topologies_on_the_default_bridge() {
+        let shop = applied(
+            "shop",
+            "network n { subnet 10.5.0.0/24 }\ncontainer web {}\ncontainer x { network n }\n",
+        );
+        let mine = applied("mine", "container a {}\n");
+        let held = default_bridge_holders(&[shop, mine], "mine");
+        let held: Vec<(String, &str)> = held
+            .iter()
+            .map(|(ip, who)| (ip.to_string(), who.as_str()))
+            .collect();
+        // web's address on the default bridge; not x's on a network of its own, not mine's.
+        assert_eq!(
+            held,
+            [("172.17.0.2".to_string(), "container web of topology shop")]
+        );
+    }
 
     #[test]
     fn proc_route() {

@@ -52,6 +52,7 @@ fn automatic_subnets_skip_declared_and_host_ranges_and_say_why() {
             "172.18.5.0/24".parse().unwrap_or_default(),
             "host route via eth0".into(),
         )],
+        ..HostReserved::default()
     };
     let (d, _, _) = plan_with(
         "network a {}\ncontainer y { network a }\n",
@@ -126,6 +127,42 @@ fn ipv6_gateway_is_1_and_containers_start_at_2_with_ula_when_undeclared() {
     );
     let ula = c.endpoints[1].ipv6.map(|n| n.to_string()).unwrap_or_default();
     assert!(ula.starts_with("fd") && ula.ends_with("::2/64"), "{ula}");
+}
+
+#[test]
+fn the_default_bridge_skips_what_other_topologies_hold() {
+    let text = "container a {}\ncontainer b {}\n";
+    let (_, lock, _) = plan_with(text, &Lock::default(), &HostReserved::default());
+    // Another topology was applied since, and holds 172.17.0.2 and .4 on the shared bridge.
+    let mut host = HostReserved::default();
+    for (ip, who) in [("172.17.0.2", "web"), ("172.17.0.4", "db")] {
+        if let Ok(ip) = ip.parse() {
+            host.default_bridge
+                .insert(ip, format!("container {who} of topology shop"));
+        }
+    }
+    // Without a lock: a and b take the lowest addresses nobody holds.
+    let (d, _, _) = plan_with(text, &Lock::default(), &host);
+    assert_eq!(ipv4(&d, "a", "bridge"), "172.17.0.3");
+    assert_eq!(ipv4(&d, "b", "bridge"), "172.17.0.5");
+    // With the lock that pinned a to .2 and b to .3: a moves, and the plan says why.
+    let (d, _, notes) = plan_with(text, &lock, &host);
+    assert_eq!(ipv4(&d, "b", "bridge"), "172.17.0.3");
+    assert_eq!(ipv4(&d, "a", "bridge"), "172.17.0.5");
+    assert!(
+        notes.iter().any(|n| n.starts_with("endpoint.a.bridge:")
+            && n.contains(
+                "172.17.0.2 is held by container web of topology shop on the shared default bridge"
+            )),
+        "{notes:?}"
+    );
+    // A user-defined network is not shared: the same addresses are free there.
+    let (d, _, _) = plan_with(
+        "network n { subnet 172.17.0.0/16 }\ncontainer a { network n }\n",
+        &Lock::default(),
+        &host,
+    );
+    assert_eq!(ipv4(&d, "a", "n"), "172.17.0.2");
 }
 
 #[test]

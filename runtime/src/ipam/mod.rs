@@ -31,11 +31,23 @@ pub const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 49153..=65535;
 /// Default MTU of bridges and veths.
 pub const DEFAULT_MTU: u32 = 1500;
 
-/// Address ranges the host already uses (its routes and nameservers), to be avoided by
-/// automatic subnets. Empty when the machine is not observed (`plan --against`).
+/// What the machine already uses, to be avoided. Empty when the machine is not observed
+/// (`plan --against`).
 #[derive(Debug, Clone, Default)]
 pub struct HostReserved {
+    /// Address ranges of the host's routes and nameservers, avoided by automatic subnets.
     pub ranges: Vec<(IpNet, String)>,
+    /// Addresses that containers of other applied topologies hold on the default bridge,
+    /// which every topology shares, with who holds each (`container web of topology shop`).
+    /// No container of this topology is given one of them.
+    pub default_bridge: BTreeMap<IpAddr, String>,
+}
+
+impl HostReserved {
+    /// Who holds `ip` on the shared default bridge, if another topology does.
+    pub fn bridge_holder(&self, ip: IpAddr) -> Option<&str> {
+        self.default_bridge.get(&ip).map(String::as_str)
+    }
 }
 
 /// Something IPAM decided that the plan should say.
@@ -62,6 +74,7 @@ pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<All
         notes: Vec::new(),
         errors: Vec::new(),
         new_lock: Lock::default(),
+        host,
         ula_cursor: 0,
         publishing: Vec::new(),
     };
@@ -75,6 +88,16 @@ pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<All
         .collect();
     let networks = b.networks(host, &net_index);
     let mut allocs = Builder::subnet_allocators(&networks);
+    // On the shared default bridge, what other topologies hold is taken before anything.
+    for a in allocs.iter_mut().filter(|a| a.shared) {
+        for al in [a.v4.as_mut(), a.v6.as_mut()].into_iter().flatten() {
+            for &ip in host.default_bridge.keys() {
+                if al.assignable(ip) {
+                    al.reserve(ip);
+                }
+            }
+        }
+    }
     let mut facts = b.facts(&net_index, &mut allocs);
     b.keep_locked(&mut facts, &mut allocs);
     let (containers, records) = b.containers(&networks, &facts, &mut allocs);
@@ -109,6 +132,7 @@ struct Builder<'a> {
     notes: Vec<Note>,
     errors: Vec<Diag>,
     new_lock: Lock,
+    host: &'a HostReserved,
     /// No unique-local /64 before this position in [`pools::ula_v6`] is free: subnets in use
     /// only grow while networks are placed, so each search starts where the last one ended
     /// rather than at the first /64, which made placing n IPv6 networks cubic.
@@ -139,6 +163,8 @@ struct NetAllocs {
     v6: Option<SubnetAlloc>,
     attachments: usize,
     names: usize,
+    /// The default bridge, whose addresses other topologies share.
+    shared: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -310,7 +336,10 @@ impl<'a> Builder<'a> {
     fn subnet_allocators(nets: &[NetState]) -> Vec<NetAllocs> {
         nets.iter()
             .map(|n| {
-                let mut a = NetAllocs::default();
+                let mut a = NetAllocs {
+                    shared: n.kind == NetworkKind::DefaultBridge,
+                    ..NetAllocs::default()
+                };
                 for s in &n.subnets {
                     let mut alloc = SubnetAlloc::new(s.cidr, s.ip_range);
                     alloc.reserve(s.gateway);
@@ -408,13 +437,17 @@ impl<'a> Builder<'a> {
                     at.map_or("", |at| at.network.as_str()),
                 )
             };
+            let host = self.host;
+            let held = |ip: IpAddr| if a.shared { host.bridge_holder(ip) } else { None };
             f.locked4 = f
                 .locked4
-                .and_then(|ip| keep_locked(a.v4.as_mut(), IpAddr::V4(ip), subject, &mut self.notes))
+                .map(IpAddr::V4)
+                .and_then(|ip| keep_locked(a.v4.as_mut(), ip, held(ip), subject, &mut self.notes))
                 .and_then(as_v4);
             f.locked6 = f
                 .locked6
-                .and_then(|ip| keep_locked(a.v6.as_mut(), IpAddr::V6(ip), subject, &mut self.notes))
+                .map(IpAddr::V6)
+                .and_then(|ip| keep_locked(a.v6.as_mut(), ip, held(ip), subject, &mut self.notes))
                 .and_then(|a| match a {
                     IpAddr::V6(x) => Some(x),
                     IpAddr::V4(_) => None,
@@ -692,12 +725,15 @@ fn as_v4(a: IpAddr) -> Option<Ipv4Addr> {
 fn keep_locked<'s>(
     alloc: Option<&mut SubnetAlloc>,
     ip: IpAddr,
+    held_by: Option<&str>,
     subject: impl FnOnce() -> (&'s str, &'s str),
     notes: &mut Vec<Note>,
 ) -> Option<IpAddr> {
     let alloc = alloc?;
     let why = if !alloc.assignable(ip) {
         Some(format!("is no longer inside {}", alloc.subnet()))
+    } else if let Some(who) = held_by {
+        Some(format!("is held by {who} on the shared default bridge"))
     } else if alloc.is_taken(ip) {
         Some("is now a gateway, aux or static address".to_string())
     } else {
