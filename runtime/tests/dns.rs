@@ -389,6 +389,14 @@ impl Drop for Lab {
 
 // ---------------------------------------------------------------- the guide's story
 
+/// The first 12 hex of a container's id.
+fn short_id(lab: &Lab, container: &str) -> Result<String, String> {
+    lab.desired
+        .container(container)
+        .map(|c| c.id.short())
+        .ok_or_else(|| format!("no container {container}"))
+}
+
 fn guide_story() -> TestResult {
     let mut lab = Lab::new(walkthrough()?)?;
     // "Connect containers": container2 reaches container3 by name on isolated_nw …
@@ -397,8 +405,16 @@ fn guide_story() -> TestResult {
         lab.ip("container3", "isolated_nw")? == "172.25.3.3".parse::<IpAddr>().map_err(|e| e.to_string())?,
         "container3's static address is the guide's",
     )?;
-    // … but not container1, which is only on the default bridge.
+    // … and by its 12-hex short id, as Docker serves it on user-defined networks …
+    lab.expect_on(
+        "container2",
+        &short_id(&lab, "container3")?,
+        "container3",
+        "isolated_nw",
+    )?;
+    // … but not container1, which is only on the default bridge, by name or short id.
     lab.expect_nx("container2", "container1")?;
+    lab.expect_nx("container2", &short_id(&lab, "container1")?)?;
     // container1 itself gets no embedded DNS (legacy behaviour): nothing listens there.
     check(
         probe::ask(
@@ -484,8 +500,16 @@ fn guide_disconnect() -> TestResult {
     // Still a name on local_alias, which container4 shares.
     lab.expect_on("container4", "container5", "container5", "local_alias")?;
     lab.expect_nx("container4", "container5.isolated_nw")?;
+    // Its short id too, through local_alias.
+    lab.expect_on(
+        "container4",
+        &short_id(&lab, "container5")?,
+        "container5",
+        "local_alias",
+    )?;
     // container2 shares only isolated_nw with it.
     lab.expect_nx("container2", "container5")?;
+    lab.expect_nx("container2", &short_id(&lab, "container5")?)?;
     // container5 no longer sees isolated_nw names, but keeps its local_alias link.
     lab.expect_nx("container5", "container3")?;
     lab.expect_nx("container5", "container4.isolated_nw")?;

@@ -4,17 +4,18 @@
 //! What exists in a snapshot:
 //! * per DNS network (user-defined networks of every topology): its **members**, the endpoints of
 //!   containers that are not stopped, in declaration order, with their addresses, and a map from
-//!   each lower-cased name (container name or `alias`) to the members that answer it;
+//!   each lower-cased name (container name, its 12-hex short id as Docker serves it, or `alias`)
+//!   to the members that answer it;
 //! * per served container (embedded resolver, own namespace, not stopped): a [`View`] listing its
 //!   DNS endpoints with the `link X as A` aliases declared on each, its upstream resolvers, and
 //!   whether it may forward at all (not when every network it is on is `internal`);
-//! * every name a topology defines: its containers' names (running or stopped), the aliases
-//!   and link aliases declared on any of its networks, and its DNS networks' names, so that a
-//!   netplan name the asker may not see is answered NXDOMAIN at once instead of being forwarded
-//!   upstream (no leak, no delay). `NAME.NETWORK` is netplan's when NAME is a name of a topology
-//!   and NETWORK one of its DNS networks, whether or not NAME is on NETWORK now: a link alias
-//!   whose target left the network, a disconnected endpoint's `NAME.NETWORK`, a stopped
-//!   container's;
+//! * every name a topology defines: its containers' names and short ids (running or stopped),
+//!   the aliases and link aliases declared on any of its networks, and its DNS networks' names,
+//!   so that a netplan name the asker may not see is answered NXDOMAIN at once instead of being
+//!   forwarded upstream (no leak, no delay). `NAME.NETWORK` is netplan's when NAME is a name of
+//!   a topology and NETWORK one of its DNS networks, whether or not NAME is on NETWORK now: a
+//!   link alias whose target left the network, a disconnected endpoint's `NAME.NETWORK`, a
+//!   stopped container's;
 //! * every container address, for PTR (addresses of stopped containers are netplan's too).
 //!
 //! Endpoints are the truth: a disconnected endpoint (absent from the state) answers nothing, even
@@ -255,6 +256,8 @@ impl Snapshot {
         for c in &d.containers {
             let cname = lower(&c.name);
             mark(&mut self.known, cname.clone(), topo);
+            let short = c.id.short();
+            mark(&mut self.known, short.clone(), topo);
             for e in &c.endpoints {
                 let aliases: Vec<String> = e.aliases.iter().map(|a| lower(a)).collect();
                 for name in aliases
@@ -283,7 +286,7 @@ impl Snapshot {
                     v6: e.ipv6.map(|n| n.addr()),
                 });
                 net.by_container.insert(cname.clone(), mid);
-                for name in std::iter::once(&cname).chain(&aliases) {
+                for name in [&cname, &short].into_iter().chain(&aliases) {
                     let backers = net.names.entry(name.clone()).or_default();
                     if !backers.contains(&mid) {
                         backers.push(mid);
