@@ -15,10 +15,10 @@ use crate::lock::{ContainerLock, Lock};
 /// move), then the lowest free ephemeral port, per (host address, protocol).
 pub(super) struct PortAlloc {
     taken: HashSet<(Option<IpAddr>, Proto, u16)>,
-    /// How many bindings each (protocol, port) has, whatever their address: a wildcard
-    /// binding clashes with every one of them. Counted so that this is one lookup, not a
-    /// scan of every port taken.
-    per_port: HashMap<(Proto, u16), u32>,
+    /// Every (protocol, port) bound on some address, wildcard or not: a wildcard binding
+    /// clashes with all of them, and this makes that one lookup rather than a scan of every
+    /// port taken.
+    bound: HashSet<(Proto, u16)>,
     /// Per (host address, protocol): no ephemeral port below this one is free. Nothing is
     /// released within a run, so the next search starts here rather than at 49153, which
     /// made choosing n ports quadratic.
@@ -40,7 +40,7 @@ impl PortAlloc {
     pub(super) fn new(topo: &Topology, lock: &Lock, publishing: &[usize]) -> Self {
         let mut me = PortAlloc {
             taken: HashSet::default(),
-            per_port: HashMap::default(),
+            bound: HashSet::default(),
             cursor: HashMap::default(),
             locked: HashMap::default(),
         };
@@ -89,16 +89,15 @@ impl PortAlloc {
     }
 
     fn take(&mut self, ip: Option<IpAddr>, proto: Proto, port: u16) {
-        if self.taken.insert((ip, proto, port)) {
-            *self.per_port.entry((proto, port)).or_default() += 1;
-        }
+        self.taken.insert((ip, proto, port));
+        self.bound.insert((proto, port));
     }
 
     fn is_free(&self, ip: Option<IpAddr>, proto: Proto, port: u16) -> bool {
         // A wildcard binding clashes with every address, and every address with a wildcard.
         !self.taken.contains(&(ip, proto, port))
             && !self.taken.contains(&(None, proto, port))
-            && (ip.is_some() || !self.per_port.contains_key(&(proto, port)))
+            && (ip.is_some() || !self.bound.contains(&(proto, port)))
     }
 
     /// The lowest free ephemeral port for (address, protocol), now taken.
