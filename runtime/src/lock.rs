@@ -138,6 +138,53 @@ impl<V> NameMap<V> {
     pub fn values(&self) -> impl ExactSizeIterator<Item = &V> {
         self.entries.iter().map(|(_, v)| v)
     }
+
+    /// The value at position `i` (in name order).
+    pub fn value_at(&self, i: usize) -> Option<&V> {
+        self.entries.get(i).map(|(_, v)| v)
+    }
+
+    /// Builds a map from entries most of which take the place of the entry of the same name
+    /// in an earlier map of `slots` entries: `Some(p)` says that the name is the one at
+    /// position `p` there. Those are already in order; only the others (`None`) are sorted,
+    /// then merged in. So rebuilding the lock of a topology that kept its containers sorts
+    /// nothing: linear rather than n log n name comparisons. Like `collect`: of equal names,
+    /// the last one wins.
+    pub fn from_placed(slots: usize, entries: Vec<(Option<usize>, Name, V)>) -> Self {
+        let out = Self::merge_placed(slots, entries);
+        if out.is_sorted_by(|a, b| a.0 < b.0) {
+            NameMap {
+                entries: SmallVec::from_vec(out),
+            }
+        } else {
+            // A position that did not hold the name: sort after all.
+            out.into_iter().collect()
+        }
+    }
+
+    /// [`Self::from_placed`] before the check that the promised positions held.
+    fn merge_placed(slots: usize, entries: Vec<(Option<usize>, Name, V)>) -> Vec<(Name, V)> {
+        let mut placed: Vec<Option<(Name, V)>> = Vec::with_capacity(slots);
+        placed.resize_with(slots, || None);
+        let mut rest: Vec<(Name, V)> = Vec::new();
+        for (position, name, value) in entries {
+            match position.and_then(|p| placed.get_mut(p)) {
+                Some(slot) => *slot = Some((name, value)),
+                None => rest.push((name, value)),
+            }
+        }
+        let rest: NameMap<V> = rest.into_iter().collect();
+        let mut rest = rest.entries.into_iter().peekable();
+        let mut out: Vec<(Name, V)> = Vec::with_capacity(placed.len() + rest.len());
+        for (name, value) in placed.into_iter().flatten() {
+            while let Some(r) = rest.next_if(|r| r.0 < name) {
+                out.push(r);
+            }
+            out.push((name, value));
+        }
+        out.extend(rest);
+        out
+    }
 }
 
 impl<V> FromIterator<(Name, V)> for NameMap<V> {
@@ -408,6 +455,43 @@ mod tests {
             let want: Vec<(&str, i32)> = tree.into_iter().collect();
             proptest::prop_assert_eq!(got, want);
         }
+    }
+
+    proptest::proptest! {
+        /// Entries placed where an earlier map held their name, and new ones, give what a
+        /// `BTreeMap` filled in the same order holds.
+        #[test]
+        fn placed_like_a_btree_map(
+            prior in proptest::collection::btree_set("[a-e]{1,3}", 0..30),
+            picks in proptest::collection::vec((0..40usize, "[a-f]{1,3}", 0..100i32), 0..60),
+        ) {
+            let prior: Vec<String> = prior.into_iter().collect();
+            let mut entries = Vec::new();
+            let mut tree: BTreeMap<String, i32> = BTreeMap::new();
+            for (pick, fresh, v) in picks {
+                // Either a name of the earlier map, at its position, or any name without one.
+                let (position, name) = match prior.get(pick) {
+                    Some(n) => (Some(pick), n.clone()),
+                    None => (prior.iter().position(|n| *n == fresh), fresh),
+                };
+                entries.push((position, Name::from(name.as_str()), v));
+                tree.insert(name, v);
+            }
+            // The merge itself, without the fallback sort that would hide a wrong one.
+            let merged = NameMap::merge_placed(prior.len(), entries);
+            let got: Vec<(String, i32)> = merged.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            let want: Vec<(String, i32)> = tree.into_iter().collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_wrong_position_still_gives_a_sorted_map() {
+        let m = NameMap::from_placed(
+            2,
+            vec![(Some(0), Name::from("z"), 1), (Some(1), Name::from("a"), 2)],
+        );
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "z"]);
     }
 
     #[test]

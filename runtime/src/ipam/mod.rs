@@ -77,6 +77,7 @@ pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<All
         host,
         ula_cursor: 0,
         publishing: Vec::new(),
+        lock_positions: Vec::new(),
     };
     // Networks by name: a name stands for its last declaration, as a map filled in order
     // would have it. The networks of the desired state follow `topo.networks` one to one.
@@ -140,6 +141,8 @@ struct Builder<'a> {
     /// The containers that publish ports (positions), noted while reading them for
     /// [`Self::facts`], so that ports need not read every container again.
     publishing: Vec<usize>,
+    /// Per container (in file order): its position in the lock's containers, if there.
+    lock_positions: Vec<Option<usize>>,
 }
 
 /// What IPAM knows of one attachment before choosing addresses: its network (an index
@@ -367,19 +370,23 @@ impl<'a> Builder<'a> {
     fn facts(&mut self, net_index: &HashMap<&str, usize>, allocs: &mut [NetAllocs]) -> Vec<AtFacts> {
         let topo = self.topo;
         // The lock's containers by name, hashed: one probe per container rather than a
-        // binary search over all of them.
-        let locked: HashMap<&str, &ContainerLock> = self
+        // binary search over all of them. The position is kept for the new lock.
+        let locked: HashMap<&str, usize> = self
             .lock
             .containers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v))
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
             .collect();
+        self.lock_positions = Vec::with_capacity(topo.containers.len());
         let mut out = Vec::with_capacity(topo.containers.iter().map(|c| c.attachments.len()).sum());
         for (ci, c) in topo.containers.iter().enumerate() {
             if !c.publish.is_empty() {
                 self.publishing.push(ci);
             }
-            let cl = locked.get(c.name.as_str());
+            let position = locked.get(c.name.as_str()).copied();
+            self.lock_positions.push(position);
+            let cl = position.and_then(|i| self.lock.containers.value_at(i));
             for (ai, at) in c.attachments.iter().enumerate() {
                 let net = net_index.get(at.network.as_str()).copied();
                 let mut f = AtFacts {
@@ -479,11 +486,11 @@ impl<'a> Builder<'a> {
             HashSet::with_capacity_and_hasher(facts.len(), Default::default());
         let mut ports = PortAlloc::new(topo, self.lock, &self.publishing);
         let mut out = Vec::with_capacity(topo.containers.len());
-        let mut locks: Vec<(Name, ContainerLock)> = Vec::with_capacity(topo.containers.len());
+        let mut locks: Vec<(Option<usize>, Name, ContainerLock)> = Vec::with_capacity(topo.containers.len());
         // Whether any endpoint on the default bridge has legacy links.
         let mut legacy_links = false;
         let mut at_index = 0;
-        for c in &topo.containers {
+        for (ci, c) in topo.containers.iter().enumerate() {
             let base = at_index;
             at_index += c.attachments.len();
             let mine = facts.get(base..at_index).unwrap_or_default();
@@ -600,12 +607,13 @@ impl<'a> Builder<'a> {
             let route = route.and_then(|(e, host_ip)| Some((endpoints.get(e)?, host_ip)));
             let port_states = ports.assign(c, route, &mut clock);
             if !clock.endpoints.is_empty() || !clock.ports.is_empty() {
-                locks.push((c.name.clone(), clock));
+                let position = self.lock_positions.get(ci).copied().flatten();
+                locks.push((position, c.name.clone(), clock));
             }
             out.push(container_state(topo, c, endpoints, port_states, kinds));
         }
-        // Built in one go, sorted once, rather than entry by entry.
-        self.new_lock.containers = locks.into_iter().collect();
+        // Built in one go; the containers the lock held keep its order.
+        self.new_lock.containers = NameMap::from_placed(self.lock.containers.len(), locks);
         if legacy_links {
             add_legacy_links(&mut out, nets, &topo.networks);
         }
