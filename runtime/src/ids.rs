@@ -13,18 +13,19 @@ pub struct Id(pub [u8; 32]);
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Id {
-    /// The first `n` hex digits (at most 64).
-    pub fn hex_prefix(&self, n: usize) -> String {
-        let mut out = String::with_capacity(n.min(64));
-        for b in self.0 {
-            for nibble in [b >> 4, b & 0xf] {
-                if out.len() == n {
-                    return out;
-                }
-                out.push(char::from(HEX[usize::from(nibble)]));
-            }
+    /// The 64 lowercase hex digits, as ASCII bytes: every text form of the id is cut from these.
+    fn digits(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
         }
         out
+    }
+
+    /// The first `n` hex digits (at most 64).
+    pub fn hex_prefix(&self, n: usize) -> String {
+        ascii(&self.digits()[..n.min(64)]).to_string()
     }
 
     /// All 64 hex digits.
@@ -39,11 +40,7 @@ impl Id {
 
     /// Whether the (lowercase) hex form starts with `prefix`.
     pub fn starts_with(&self, prefix: &str) -> bool {
-        prefix.len() <= 64
-            && prefix
-                .bytes()
-                .zip(self.0.iter().flat_map(|b| [b >> 4, b & 0xf]))
-                .all(|(c, nibble)| c == HEX[usize::from(nibble)])
+        self.digits().starts_with(prefix.as_bytes())
     }
 
     /// Reads 64 hex digits.
@@ -61,15 +58,14 @@ impl Id {
     }
 }
 
+/// Hex digits as text (they are ASCII, so this never comes out empty).
+fn ascii(digits: &[u8]) -> &str {
+    std::str::from_utf8(digits).unwrap_or_default()
+}
+
 impl std::fmt::Display for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut buf = [0u8; 64];
-        for (pair, b) in buf.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = HEX[usize::from(b >> 4)];
-            pair[1] = HEX[usize::from(b & 0xf)];
-        }
-        // Only ASCII hex digits were written.
-        f.write_str(std::str::from_utf8(&buf).map_err(|_| std::fmt::Error)?)
+        f.write_str(ascii(&self.digits()))
     }
 }
 
@@ -115,15 +111,9 @@ pub fn bridge_name(network_id: &Id) -> CompactString {
 
 /// `prefix` and the first 12 hex of an id, allocated once at its final size.
 fn prefixed(prefix: &str, id: &Id) -> CompactString {
-    let mut hex = [0u8; 12];
-    for (pair, b) in hex.chunks_exact_mut(2).zip(id.0) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xf)];
-    }
-    let mut s = CompactString::with_capacity(prefix.len() + hex.len());
+    let mut s = CompactString::with_capacity(prefix.len() + 12);
     s.push_str(prefix);
-    // Only ASCII hex digits were written.
-    s.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+    s.push_str(ascii(&id.digits()[..12]));
     s
 }
 
