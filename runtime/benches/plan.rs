@@ -115,6 +115,11 @@ fn cold(bencher: divan::Bencher, containers: usize) {
         .bench_local_values(|()| plan(&i));
 }
 
+/// IPAM without a lock or host: everything is chosen in this run.
+fn allocate_afresh(topo: &Topology) -> Result<Allocated, Vec<netplan_lang::Diag>> {
+    allocate(divan::black_box(topo), &Lock::default(), &HostReserved::default())
+}
+
 /// `containers` containers that each publish port 80 without a host port, planned without a
 /// lock: every host port is chosen from the ephemeral range in this run.
 fn publishing_text(containers: usize) -> String {
@@ -128,13 +133,7 @@ fn publishing_text(containers: usize) -> String {
 #[divan::bench(args = [1_000, 10_000], sample_count = 20)]
 fn ephemeral_ports(bencher: divan::Bencher, containers: usize) {
     let topo = checked(&publishing_text(containers));
-    bencher.bench(|| {
-        allocate(
-            divan::black_box(&topo),
-            &Lock::default(),
-            &HostReserved::default(),
-        )
-    });
+    bencher.bench(|| allocate_afresh(&topo));
 }
 
 /// `networks` IPv6 networks without a declared subnet: every one gets a unique-local /64.
@@ -147,11 +146,5 @@ fn ipv6_text(networks: usize) -> String {
 #[divan::bench(args = [100, 1_000], sample_count = 20)]
 fn ula_subnets(bencher: divan::Bencher, networks: usize) {
     let topo = checked(&ipv6_text(networks));
-    bencher.bench(|| {
-        allocate(
-            divan::black_box(&topo),
-            &Lock::default(),
-            &HostReserved::default(),
-        )
-    });
+    bencher.bench(|| allocate_afresh(&topo));
 }

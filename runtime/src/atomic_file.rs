@@ -43,6 +43,18 @@ pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
     })
 }
 
+/// The names of the files in `dir` (none when it cannot be read), for tests.
+#[cfg(test)]
+pub(crate) fn file_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,14 +67,7 @@ mod tests {
         write(&path, "one\n").unwrap_or_else(|e| panic!("{e}"));
         write(&path, "two\n").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("two\n"));
-        let names: Vec<String> = std::fs::read_dir(dir.join("sub"))
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert_eq!(names, ["file.lock"]);
+        assert_eq!(file_names(&dir.join("sub")), ["file.lock"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
