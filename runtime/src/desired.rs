@@ -111,7 +111,7 @@ pub struct DnsRecord {
     pub alias: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ContainerState {
     pub name: Name,
     /// 64 hex, deterministic.
@@ -126,11 +126,78 @@ pub struct ContainerState {
     pub resolver: Resolver,
     /// Upstream resolvers declared for this container (empty: the host's).
     pub dns: Vec<IpAddr>,
-    /// Contents of the container's /etc/hosts.
-    pub hosts: String,
+    /// Legacy links on the default bridge: the lines of the container's /etc/hosts beyond
+    /// its own name. The file itself is [`ContainerState::hosts`], made from these, the name
+    /// and the first endpoint when it is needed rather than kept: that saved building and
+    /// comparing a string per container in every plan. It is serialized as `hosts`.
+    #[serde(default)]
+    pub link_hosts: Vec<LinkHost>,
     /// Stopped by `netplan stop`: endpoints down, process ended, addresses kept.
     #[serde(default)]
     pub stopped: bool,
+}
+
+/// The two localhost lines every container's /etc/hosts starts with.
+const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+
+impl ContainerState {
+    /// Contents of the container's /etc/hosts: localhost, the container's name on the
+    /// addresses of its first endpoint, then its legacy links.
+    pub fn hosts(&self) -> String {
+        use std::fmt::Write as _;
+        let first = self.endpoints.first();
+        let v4 = first.and_then(|e| e.ipv4);
+        let v6 = first.and_then(|e| e.ipv6);
+        // Sized for the longest addresses (15 and 39 characters), tab and newline.
+        let line = |len: usize| len + 2 + self.name.len();
+        let mut hosts =
+            String::with_capacity(LOCALHOST.len() + v4.map_or(0, |_| line(15)) + v6.map_or(0, |_| line(39)));
+        hosts.push_str(LOCALHOST);
+        if let Some(ip) = v4 {
+            let _ = writeln!(hosts, "{}\t{}", ip.addr(), self.name);
+        }
+        if let Some(ip) = v6 {
+            let _ = writeln!(hosts, "{}\t{}", ip.addr(), self.name);
+        }
+        for l in &self.link_hosts {
+            let _ = writeln!(hosts, "{}\t{} {}", l.ip, l.alias, l.target);
+        }
+        hosts
+    }
+}
+
+/// Written in the order of the fields, with `hosts` (the file, made from `link_hosts` and
+/// the rest) before `link_hosts`, which is left out when empty.
+impl Serialize for ContainerState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("ContainerState", 11)?;
+        s.serialize_field("name", &self.name)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("netns", &self.netns)?;
+        s.serialize_field("endpoints", &self.endpoints)?;
+        s.serialize_field("ports", &self.ports)?;
+        s.serialize_field("run", &self.run)?;
+        s.serialize_field("resolver", &self.resolver)?;
+        s.serialize_field("dns", &self.dns)?;
+        s.serialize_field("hosts", &self.hosts())?;
+        if self.link_hosts.is_empty() {
+            s.skip_field("link_hosts")?;
+        } else {
+            s.serialize_field("link_hosts", &self.link_hosts)?;
+        }
+        s.serialize_field("stopped", &self.stopped)?;
+        s.end()
+    }
+}
+
+/// A legacy link on the default bridge, as a line of the linking container's /etc/hosts:
+/// the target's address there, then the link's alias and the target's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkHost {
+    pub ip: Ipv4Addr,
+    pub alias: Name,
+    pub target: Name,
 }
 
 /// A container's endpoints: the first inline, more on the heap.
@@ -188,4 +255,72 @@ pub struct PortState {
     pub container_ip: IpAddr,
     pub port: u16,
     pub proto: Proto,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipam::{HostReserved, allocate};
+    use crate::lock::Lock;
+
+    fn desired(text: &str) -> Desired {
+        let topo = netplan_lang::check::check_text(text, "t").topology;
+        let a = topo.map(|t| allocate(&t, &Lock::default(), &HostReserved::default()));
+        match a {
+            Some(Ok(a)) => a.desired,
+            _ => panic!("the topology must plan"),
+        }
+    }
+
+    #[test]
+    fn hosts_is_written_as_the_file_and_read_back_from_the_links() {
+        let d = desired("container target {}\ncontainer user { network bridge { link target as db } }\n");
+        let Some(user) = d.container("user") else {
+            panic!("no container user")
+        };
+        assert_eq!(user.link_hosts.len(), 1);
+        let hosts = user.hosts();
+        assert!(hosts.starts_with(LOCALHOST), "{hosts}");
+        assert!(hosts.ends_with("\tuser\n172.17.0.2\tdb target\n"), "{hosts}");
+
+        let json = serde_json::to_value(user).unwrap_or_default();
+        assert_eq!(json["hosts"], serde_json::Value::String(hosts));
+        assert_eq!(json["link_hosts"][0]["alias"], "db");
+        let keys: Vec<&str> = json
+            .as_object()
+            .map_or(vec![], |o| o.keys().map(String::as_str).collect());
+        let at = |k: &str| keys.iter().position(|x| *x == k);
+        assert!(
+            at("dns") < at("hosts") && at("hosts") < at("link_hosts") && at("link_hosts") < at("stopped")
+        );
+
+        let text = serde_json::to_string(&d).unwrap_or_default();
+        let back: Result<Desired, _> = serde_json::from_str(&text);
+        assert_eq!(back.ok().as_ref(), Some(&d));
+    }
+
+    #[test]
+    fn without_links_there_is_no_link_hosts_key_and_an_older_state_still_reads() {
+        let d = desired(
+            "network n {\n  subnet 10.1.0.0/24\n  ipv6\n  subnet fd00::/64\n}\ncontainer web { network n }\n",
+        );
+        let Some(web) = d.container("web") else {
+            panic!("no container web")
+        };
+        assert_eq!(
+            web.hosts(),
+            format!("{LOCALHOST}10.1.0.2\tweb\nfd00::2\tweb\n"),
+            "the name on both addresses of the first endpoint"
+        );
+        let json = serde_json::to_value(&d).unwrap_or_default();
+        let c = &json["containers"][0];
+        assert!(c.get("link_hosts").is_none(), "{c}");
+        // A state recorded by a build that kept the file itself: `hosts` is ignored.
+        let mut older = c.clone();
+        if let Some(o) = older.as_object_mut() {
+            o.insert("hosts".into(), "anything".into());
+        }
+        let back: Result<ContainerState, _> = serde_json::from_value(older);
+        assert_eq!(back.ok().as_ref(), Some(web));
+    }
 }

@@ -192,7 +192,7 @@ fn container_attrs(c: &ContainerState) -> Attrs {
         .collect();
     a.list("ports", &ports);
     // /etc/hosts beyond the two localhost lines: the container's own name, legacy links.
-    let hosts: Vec<String> = c.hosts.lines().skip(2).map(|l| l.replace('\t', " ")).collect();
+    let hosts: Vec<String> = c.hosts().lines().skip(2).map(|l| l.replace('\t', " ")).collect();
     a.list("hosts", &hosts);
     a
 }

@@ -1038,7 +1038,7 @@ fn legacy_link_hosts() -> TestResult {
     let moved = plan(&format!("container filler {{}}\n{text}"), "legacy")?;
     for d in [&before, &moved] {
         let ip = addr(d, "target", "bridge")?;
-        let hosts = d.container("user").map(|c| c.hosts.clone()).unwrap_or_default();
+        let hosts = d.container("user").map(|c| c.hosts()).unwrap_or_default();
         check(
             hosts.lines().any(|l| l == format!("{ip}\tdb target")),
             format!("user's /etc/hosts must map db to {ip}:\n{hosts}"),

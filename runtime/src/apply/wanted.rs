@@ -168,7 +168,7 @@ pub(crate) fn wanted(d: &Desired, host_resolv: &str) -> Wanted {
                 netns: ns.to_string(),
                 container: c.name.to_string(),
                 resolv: crate::dns::resolv_conf(c, host_resolv),
-                hosts: c.hosts.clone(),
+                hosts: c.hosts(),
             });
             if !c.stopped {
                 for e in &c.endpoints {

@@ -118,7 +118,7 @@ impl HookHost for OfflineHost {
             _ => None,
         };
         let Some(view) = view else {
-            return Ok(hosts_lookup(&c.hosts, &qname));
+            return Ok(hosts_lookup(&c.hosts(), &qname));
         };
         let mut ips = Vec::new();
         for rtype in [RecordType::A, RecordType::AAAA] {

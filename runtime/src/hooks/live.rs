@@ -74,7 +74,7 @@ impl HookHost for LiveHost {
         let (c, ns) = self.netns(container)?;
         if c.resolver != Resolver::Embedded {
             // Only /etc/hosts names are netplan's on the default bridge; nothing is sent upstream.
-            return Ok(hosts_lookup(&c.hosts, name.trim_end_matches('.')));
+            return Ok(hosts_lookup(&c.hosts(), name.trim_end_matches('.')));
         }
         let server = SocketAddr::new(IpAddr::V4(LISTEN_IP), DNS_PORT);
         let mut ips = Vec::new();

@@ -161,7 +161,7 @@ pub fn container(c: &ContainerState) -> Dynamic {
         ("run", opt(c.run.as_deref())),
         ("resolver", word(&c.resolver)),
         ("dns", list(&c.dns)),
-        ("hosts", text(c.hosts.clone())),
+        ("hosts", text(c.hosts())),
         ("networks", list(&networks)),
         (
             "endpoints",

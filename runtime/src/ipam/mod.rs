@@ -10,7 +10,6 @@ pub mod pools;
 mod ports;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -690,7 +689,7 @@ fn add_legacy_links(out: &mut [ContainerState], nets: &[NetState], declared: &[N
             .and_then(|&i| nets.get(i))
             .is_some_and(|n| n.kind == NetworkKind::DefaultBridge)
     };
-    let extras: Vec<(usize, String)> = {
+    let extras: Vec<(usize, Vec<LinkHost>)> = {
         let addr_on: HashMap<(&str, &str), Ipv4Addr> = out
             .iter()
             .flat_map(|c| {
@@ -702,21 +701,28 @@ fn add_legacy_links(out: &mut [ContainerState], nets: &[NetState], declared: &[N
         out.iter()
             .enumerate()
             .filter_map(|(i, c)| {
-                let mut extra = String::new();
-                for e in c.endpoints.iter().filter(|e| on_default_bridge(&e.network)) {
-                    for l in &e.links {
-                        if let Some(ip) = addr_on.get(&(l.target.as_str(), e.network.as_str())) {
-                            let _ = writeln!(extra, "{ip}\t{} {}", l.alias, l.target);
-                        }
-                    }
-                }
-                (!extra.is_empty()).then_some((i, extra))
+                let lines: Vec<LinkHost> = c
+                    .endpoints
+                    .iter()
+                    .filter(|e| on_default_bridge(&e.network))
+                    .flat_map(|e| {
+                        e.links.iter().filter_map(|l| {
+                            let ip = addr_on.get(&(l.target.as_str(), e.network.as_str()))?;
+                            Some(LinkHost {
+                                ip: *ip,
+                                alias: l.alias.clone(),
+                                target: l.target.clone(),
+                            })
+                        })
+                    })
+                    .collect();
+                (!lines.is_empty()).then_some((i, lines))
             })
             .collect()
     };
-    for (i, extra) in extras {
+    for (i, lines) in extras {
         if let Some(c) = out.get_mut(i) {
-            c.hosts.push_str(&extra);
+            c.link_hosts = lines;
         }
     }
 }
@@ -836,9 +842,6 @@ fn first_host(net: IpNet) -> IpAddr {
     }
 }
 
-/// The two lines every /etc/hosts starts with.
-const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-
 fn container_state(
     topo: &Topology,
     c: &Container,
@@ -854,20 +857,6 @@ fn container_state(
     } else {
         Resolver::Unchanged
     };
-    // Sized for the longest addresses (15 and 39 characters), tab and newline.
-    let first = endpoints.first();
-    let v4 = first.and_then(|e| e.ipv4);
-    let v6 = first.and_then(|e| e.ipv6);
-    let line = |len: usize| len + 2 + c.name.len();
-    let mut hosts =
-        String::with_capacity(LOCALHOST.len() + v4.map_or(0, |_| line(15)) + v6.map_or(0, |_| line(39)));
-    hosts.push_str(LOCALHOST);
-    if let Some(ip) = v4 {
-        let _ = writeln!(hosts, "{}\t{}", ip.addr(), c.name);
-    }
-    if let Some(ip) = v6 {
-        let _ = writeln!(hosts, "{}\t{}", ip.addr(), c.name);
-    }
     ContainerState {
         name: c.name.clone(),
         id: ids::id(&topo.name, "container", &[&c.name]),
@@ -877,7 +866,7 @@ fn container_state(
         run: c.run.clone(),
         resolver,
         dns: c.dns.clone(),
-        hosts,
+        link_hosts: Vec::new(),
         stopped: false,
     }
 }
