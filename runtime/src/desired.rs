@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netplan_lang::model::{AliasMode, Driver, Mac, NetworkKind, Proto};
 use serde::{Deserialize, Serialize};
+use thin_vec::ThinVec;
 
 pub use crate::ids::Id;
 
@@ -121,17 +122,17 @@ pub struct ContainerState {
     /// In attachment order (eth0 first); `host` and `none` give no endpoint. Most containers
     /// have one, kept inline: read with its container rather than through a pointer.
     pub endpoints: Endpoints,
-    pub ports: Vec<PortState>,
+    pub ports: ThinVec<PortState>,
     pub run: Option<String>,
     pub resolver: Resolver,
     /// Upstream resolvers declared for this container (empty: the host's).
-    pub dns: Vec<IpAddr>,
+    pub dns: ThinVec<IpAddr>,
     /// Legacy links on the default bridge: the lines of the container's /etc/hosts beyond
     /// its own name. The file itself is [`ContainerState::hosts`], made from these, the name
     /// and the first endpoint when it is needed rather than kept: that saved building and
     /// comparing a string per container in every plan. It is serialized as `hosts`.
     #[serde(default)]
-    pub link_hosts: Vec<LinkHost>,
+    pub link_hosts: ThinVec<LinkHost>,
     /// Stopped by `netplan stop`: endpoints down, process ended, addresses kept.
     #[serde(default)]
     pub stopped: bool,
@@ -233,8 +234,8 @@ pub struct Endpoint {
     pub static_ipv6: bool,
     pub mac: Mac,
     pub mtu: u32,
-    pub aliases: Vec<Name>,
-    pub links: Vec<LinkState>,
+    pub aliases: ThinVec<Name>,
+    pub links: ThinVec<LinkState>,
     /// The container's default route goes through this endpoint.
     pub default_route: bool,
 }

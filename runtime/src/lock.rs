@@ -139,6 +139,11 @@ impl<V> NameMap<V> {
         self.entries.iter().map(|(_, v)| v)
     }
 
+    /// The name at position `i` (in name order).
+    pub fn key_at(&self, i: usize) -> Option<&Name> {
+        self.entries.get(i).map(|(k, _)| k)
+    }
+
     /// The value at position `i` (in name order).
     pub fn value_at(&self, i: usize) -> Option<&V> {
         self.entries.get(i).map(|(_, v)| v)

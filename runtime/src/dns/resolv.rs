@@ -46,7 +46,7 @@ pub fn resolv_conf(container: &ContainerState, host_resolv_conf_text: &str) -> O
                     .filter(|ip| !ip.is_loopback() && (ipv6 || ip.is_ipv4()))
                     .collect()
             } else {
-                container.dns.clone()
+                container.dns.to_vec()
             };
             if servers.is_empty() {
                 let fallback = FALLBACK_V4

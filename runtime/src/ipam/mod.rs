@@ -12,10 +12,12 @@ mod ports;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use hashbrown::HashTable;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netplan_lang::Diag;
 use netplan_lang::model::{Container, Driver, Mac, Network, NetworkKind, Topology};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use thin_vec::ThinVec;
 
 use crate::desired::*;
 use crate::ids;
@@ -98,9 +100,9 @@ pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<All
             }
         }
     }
-    let mut facts = b.facts(&net_index, &mut allocs);
+    let (mut facts, counts) = b.facts(&net_index, &mut allocs);
     b.keep_locked(&mut facts, &mut allocs);
-    let (containers, records) = b.containers(&networks, &facts, &mut allocs);
+    let (containers, records) = b.containers(&networks, &facts, &counts, &mut allocs);
     if !b.errors.is_empty() {
         return Err(b.errors);
     }
@@ -157,16 +159,23 @@ struct AtFacts {
     attachment: usize,
 }
 
-/// Per network: the allocator of each subnet family, and how many attachments and names
-/// (container names and aliases) it has, to size what is built for it once.
+/// Per network: the allocator of each subnet family.
 #[derive(Default)]
 struct NetAllocs {
     v4: Option<SubnetAlloc>,
     v6: Option<SubnetAlloc>,
-    attachments: usize,
-    names: usize,
     /// The default bridge, whose addresses other topologies share.
     shared: bool,
+}
+
+/// Per network: how many attachments and names (container names and aliases) it has, to
+/// size what is built for it once. Apart from the allocators, which are many times larger:
+/// counting reads every container's network in turn, and with 1,000 networks the counts
+/// then stay in the caches where the allocators would not.
+#[derive(Default, Clone, Copy)]
+struct NetCounts {
+    attachments: u32,
+    names: u32,
 }
 
 impl<'a> Builder<'a> {
@@ -366,24 +375,33 @@ impl<'a> Builder<'a> {
     /// this that does not need the file's names works on these facts, in one compact
     /// vector, rather than going over the containers again: with 10,000 containers they no
     /// longer stay in the caches from one pass to the next.
-    fn facts(&mut self, net_index: &HashMap<&str, usize>, allocs: &mut [NetAllocs]) -> Vec<AtFacts> {
+    fn facts(
+        &mut self,
+        net_index: &HashMap<&str, usize>,
+        allocs: &mut [NetAllocs],
+    ) -> (Vec<AtFacts>, Vec<NetCounts>) {
         let topo = self.topo;
         // The lock's containers by name, hashed: one probe per container rather than a
-        // binary search over all of them. The position is kept for the new lock.
-        let locked: HashMap<&str, usize> = self
-            .lock
-            .containers
-            .keys()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
+        // binary search over all of them. The position is kept for the new lock. The table
+        // holds positions only (4 bytes each), not the names: small enough to stay in the
+        // caches while the file's containers stream past, and the name is read from the
+        // lock's entry, which is wanted next anyway.
+        let lock = &self.lock.containers;
+        let key_at = |i: u32| lock.key_at(i as usize).map_or("", |k| k.as_str());
+        let mut locked: HashTable<u32> = HashTable::with_capacity(lock.len());
+        for (i, k) in (0..u32::MAX).zip(lock.keys()) {
+            locked.insert_unique(fx_hash(k), i, |&j| fx_hash(key_at(j)));
+        }
         self.lock_positions = Vec::with_capacity(topo.containers.len());
         let mut out = Vec::with_capacity(topo.containers.iter().map(|c| c.attachments.len()).sum());
+        let mut counts = vec![NetCounts::default(); allocs.len()];
         for (ci, c) in topo.containers.iter().enumerate() {
             if !c.publish.is_empty() {
                 self.publishing.push(ci);
             }
-            let position = locked.get(c.name.as_str()).copied();
+            let position = locked
+                .find(fx_hash(&c.name), |&j| key_at(j) == c.name)
+                .map(|&j| j as usize);
             self.lock_positions.push(position);
             let cl = position.and_then(|i| self.lock.containers.value_at(i));
             for (ai, at) in c.attachments.iter().enumerate() {
@@ -395,17 +413,22 @@ impl<'a> Builder<'a> {
                     container: ci,
                     attachment: ai,
                 };
-                let Some(a) = net.and_then(|i| allocs.get_mut(i)) else {
+                let Some(n) = net.and_then(|i| counts.get_mut(i)) else {
                     out.push(f);
                     continue;
                 };
-                a.attachments += 1;
-                a.names += 1 + at.aliases.len();
-                if let (Some(ip), Some(al)) = (at.ip, a.v4.as_mut()) {
-                    al.reserve(IpAddr::V4(ip));
-                }
-                if let (Some(ip), Some(al)) = (at.ip6, a.v6.as_mut()) {
-                    al.reserve(IpAddr::V6(ip));
+                n.attachments = n.attachments.saturating_add(1);
+                let names = u32::try_from(1 + at.aliases.len()).unwrap_or(u32::MAX);
+                n.names = n.names.saturating_add(names);
+                if at.ip.is_some() || at.ip6.is_some() {
+                    let a = net.and_then(|i| allocs.get_mut(i));
+                    if let (Some(ip), Some(al)) = (at.ip, a.and_then(|a| a.v4.as_mut())) {
+                        al.reserve(IpAddr::V4(ip));
+                    }
+                    let a = net.and_then(|i| allocs.get_mut(i));
+                    if let (Some(ip), Some(al)) = (at.ip6, a.and_then(|a| a.v6.as_mut())) {
+                        al.reserve(IpAddr::V6(ip));
+                    }
                 }
                 if let Some(el) = cl.and_then(|cl| cl.endpoints.get(&at.network)) {
                     f.locked4 = el.ipv4.filter(|_| at.ip.is_none());
@@ -414,12 +437,12 @@ impl<'a> Builder<'a> {
                 out.push(f);
             }
         }
-        for a in allocs.iter_mut() {
+        for (a, n) in allocs.iter_mut().zip(&counts) {
             for al in [a.v4.as_mut(), a.v6.as_mut()].into_iter().flatten() {
-                al.make_room(a.attachments);
+                al.make_room(n.attachments as usize);
             }
         }
-        out
+        (out, counts)
     }
 
     /// Keeps every locked dynamic address that still fits (in declaration order: of two
@@ -467,15 +490,16 @@ impl<'a> Builder<'a> {
         &mut self,
         nets: &[NetState],
         facts: &[AtFacts],
+        counts: &[NetCounts],
         allocs: &mut [NetAllocs],
     ) -> (Vec<ContainerState>, Vec<Vec<DnsRecord>>) {
         let topo = self.topo;
         let mut records: Vec<Vec<DnsRecord>> = nets
             .iter()
-            .zip(allocs.iter())
-            .map(|(n, a)| {
+            .zip(counts)
+            .map(|(n, c)| {
                 if n.has_dns() {
-                    Vec::with_capacity(a.names)
+                    Vec::with_capacity(c.names as usize)
                 } else {
                     Vec::new()
                 }
@@ -590,7 +614,7 @@ impl<'a> Builder<'a> {
                     static_ipv6: at.ip6.is_some(),
                     mac: at.mac.unwrap_or_else(|| mac_for(v4, &id)),
                     mtu: net.mtu,
-                    aliases: at.aliases.clone(),
+                    aliases: at.aliases.iter().cloned().collect(),
                     links: at
                         .links
                         .iter()
@@ -689,7 +713,7 @@ fn add_legacy_links(out: &mut [ContainerState], nets: &[NetState], declared: &[N
             .and_then(|&i| nets.get(i))
             .is_some_and(|n| n.kind == NetworkKind::DefaultBridge)
     };
-    let extras: Vec<(usize, Vec<LinkHost>)> = {
+    let extras: Vec<(usize, ThinVec<LinkHost>)> = {
         let addr_on: HashMap<(&str, &str), Ipv4Addr> = out
             .iter()
             .flat_map(|c| {
@@ -701,7 +725,7 @@ fn add_legacy_links(out: &mut [ContainerState], nets: &[NetState], declared: &[N
         out.iter()
             .enumerate()
             .filter_map(|(i, c)| {
-                let lines: Vec<LinkHost> = c
+                let lines: ThinVec<LinkHost> = c
                     .endpoints
                     .iter()
                     .filter(|e| on_default_bridge(&e.network))
@@ -725,6 +749,12 @@ fn add_legacy_links(out: &mut [ContainerState], nets: &[NetState], declared: &[N
             c.link_hosts = lines;
         }
     }
+}
+
+/// The hash the maps here use, for a table that keeps positions rather than keys.
+fn fx_hash(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(s)
 }
 
 fn as_v4(a: IpAddr) -> Option<Ipv4Addr> {
@@ -846,7 +876,7 @@ fn container_state(
     topo: &Topology,
     c: &Container,
     endpoints: Endpoints,
-    ports: Vec<PortState>,
+    ports: ThinVec<PortState>,
     kinds: Kinds,
 ) -> ContainerState {
     let on_host = kinds.host;
@@ -865,8 +895,8 @@ fn container_state(
         ports,
         run: c.run.clone(),
         resolver,
-        dns: c.dns.clone(),
-        link_hosts: Vec::new(),
+        dns: c.dns.iter().copied().collect(),
+        link_hosts: ThinVec::new(),
         stopped: false,
     }
 }

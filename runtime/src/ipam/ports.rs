@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use thin_vec::ThinVec;
 
 use netplan_lang::model::{Container, Name, Network, Proto, Topology};
 
@@ -120,11 +121,11 @@ impl PortAlloc {
         c: &Container,
         route: Option<(&Endpoint, Option<IpAddr>)>,
         clock: &mut ContainerLock,
-    ) -> Vec<PortState> {
+    ) -> ThinVec<PortState> {
         let Some((ep, net_host_ip)) = route else {
-            return Vec::new();
+            return ThinVec::new();
         };
-        let mut out = Vec::new();
+        let mut out = ThinVec::new();
         for p in &c.publish {
             let host_ip = p.host_ip.or(net_host_ip);
             let container_ip = match host_ip {
