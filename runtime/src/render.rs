@@ -181,8 +181,9 @@ struct JsonChange<'a> {
     name: &'a str,
     /// Terraform's convention: `["create"]`, `["update"]`, `["delete"]`, `["delete","create"]`.
     actions: Vec<&'static str>,
-    before: &'a Option<serde_json::Value>,
-    after: &'a Option<serde_json::Value>,
+    /// As JSON values, whose maps are sorted by key.
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
     attributes: &'a [AttrChange],
     reason: &'a Option<String>,
 }
@@ -213,8 +214,8 @@ pub fn json(plan: &Plan) -> String {
                     Action::Replace => vec!["delete", "create"],
                     Action::Delete => vec!["delete"],
                 },
-                before: &c.before,
-                after: &c.after,
+                before: c.before.as_ref().and_then(|o| serde_json::to_value(o).ok()),
+                after: c.after.as_ref().and_then(|o| serde_json::to_value(o).ok()),
                 attributes: &c.attrs,
                 reason: &c.reason,
             })

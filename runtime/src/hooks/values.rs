@@ -9,10 +9,9 @@ use std::fmt::Display;
 
 use rhai::{Array, Dynamic, Map};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::desired::{ContainerState, Desired, Endpoint, NetState, SubnetState};
-use crate::diff::{Change, Kind, Plan};
+use crate::diff::{Change, Object, Plan};
 
 fn text(s: impl Into<String>) -> Dynamic {
     Dynamic::from(s.into())
@@ -187,17 +186,12 @@ pub fn topology(d: &Desired) -> Dynamic {
 }
 
 /// A recorded side of a change, in the shape of [`network`], [`container`] or [`endpoint`].
-fn side(kind: Kind, v: Option<&serde_json::Value>) -> Dynamic {
-    fn back<T: DeserializeOwned>(v: &serde_json::Value, f: fn(&T) -> Dynamic) -> Dynamic {
-        serde_json::from_value::<T>(v.clone()).map_or(Dynamic::UNIT, |t| f(&t))
-    }
-    let Some(v) = v else {
-        return Dynamic::UNIT;
-    };
-    match kind {
-        Kind::Network => back(v, network),
-        Kind::Container => back(v, container),
-        Kind::Endpoint => back(v, endpoint),
+fn side(o: Option<&Object>) -> Dynamic {
+    match o {
+        None => Dynamic::UNIT,
+        Some(Object::Network(n)) => network(n),
+        Some(Object::Container(c)) => container(c),
+        Some(Object::Endpoint(e)) => endpoint(e),
     }
 }
 
@@ -222,8 +216,8 @@ pub fn change(c: &Change) -> Dynamic {
         ("name", text(c.name.clone())),
         ("reason", opt(c.reason.as_deref())),
         ("attrs", Dynamic::from_array(attrs)),
-        ("before", side(c.kind, c.before.as_ref())),
-        ("after", side(c.kind, c.after.as_ref())),
+        ("before", side(c.before.as_ref())),
+        ("after", side(c.after.as_ref())),
     ])
 }
 
