@@ -136,7 +136,13 @@ pub fn run(args: Args, color: ColorChoice, state: &StateDir) -> miette::Result<u
     let plan = &planned.plan;
     match format {
         Format::Text => out!("{}", render::text(plan, color.enabled(false))),
-        Format::Json => outln!("{}", render::json(plan)),
+        Format::Json => {
+            // Written as it is made: a first plan of 10,000 containers is tens of megabytes.
+            // Like `out!`, a closed stdout is not an error of the plan.
+            use std::io::Write as _;
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = render::write_json(plan, &mut w).and_then(|()| w.flush());
+        }
         Format::Markdown => {
             let title = args.file.display().to_string();
             out!("{}", render::markdown(plan, &title, render::MARKDOWN_LIMIT));

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::diff::{Action, AttrChange, Change, Plan, Summary};
+use crate::diff::{Action, AttrChange, Change, Object, Plan, Summary};
 use crate::ipam::Note;
 
 /// The JSON schema version of `netplan plan --json`.
@@ -181,11 +181,26 @@ struct JsonChange<'a> {
     name: &'a str,
     /// Terraform's convention: `["create"]`, `["update"]`, `["delete"]`, `["delete","create"]`.
     actions: Vec<&'static str>,
-    /// As JSON values, whose maps are sorted by key.
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
+    before: Sorted<'a>,
+    after: Sorted<'a>,
     attributes: &'a [AttrChange],
     reason: &'a Option<String>,
+}
+
+/// One side of a change, written with its keys sorted (as a JSON value's maps are). The
+/// value is made when it is written, so that only one object's is held at a time: a first
+/// plan of 10,000 containers has over 20,000 sides.
+struct Sorted<'a>(&'a Option<Object>);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => serializer.serialize_none(),
+            Some(o) => serde_json::to_value(o)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -196,9 +211,8 @@ struct JsonPlan<'a> {
     notes: &'a [Note],
 }
 
-/// The versioned JSON form (`--json`); key order is fixed by the structs and by sorted maps.
-pub fn json(plan: &Plan) -> String {
-    let doc = JsonPlan {
+fn json_plan(plan: &Plan) -> JsonPlan<'_> {
+    JsonPlan {
         format_version: JSON_FORMAT_VERSION,
         summary: plan.summary(),
         changes: plan
@@ -214,15 +228,26 @@ pub fn json(plan: &Plan) -> String {
                     Action::Replace => vec!["delete", "create"],
                     Action::Delete => vec!["delete"],
                 },
-                before: c.before.as_ref().and_then(|o| serde_json::to_value(o).ok()),
-                after: c.after.as_ref().and_then(|o| serde_json::to_value(o).ok()),
+                before: Sorted(&c.before),
+                after: Sorted(&c.after),
                 attributes: &c.attrs,
                 reason: &c.reason,
             })
             .collect(),
         notes: &plan.notes,
-    };
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+    }
+}
+
+/// The versioned JSON form (`--json`); key order is fixed by the structs and by sorted maps.
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(&json_plan(plan))
+        .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+}
+
+/// [`json`] written to `out` as it is made, followed by a newline.
+pub fn write_json(plan: &Plan, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &json_plan(plan))?;
+    out.write_all(b"\n")
 }
 
 /// Markdown for a pull-request comment: summary first, a warning when anything is

@@ -60,7 +60,11 @@ fn golden_plans() {
             description => format!("golden/plan/{name}"),
         }, {
             insta::assert_snapshot!(format!("{name}.text"), render::text(&p.plan, false));
-            insta::assert_snapshot!(format!("{name}.json"), render::json(&p.plan));
+            let json = render::json(&p.plan);
+            let mut written = Vec::new();
+            assert!(render::write_json(&p.plan, &mut written).is_ok());
+            assert_eq!(String::from_utf8_lossy(&written), format!("{json}\n"), "{name}: streamed JSON");
+            insta::assert_snapshot!(format!("{name}.json"), json);
             insta::assert_snapshot!(format!("{name}.md"), render::markdown(&p.plan, "topology.net", render::MARKDOWN_LIMIT));
         });
     }
