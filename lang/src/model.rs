@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use thin_vec::ThinVec;
 
 pub use crate::ast::{AliasMode, Driver, Mac, PortSpec, Proto, Span};
 
@@ -143,14 +144,17 @@ pub struct Subnet {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Container {
     pub name: Name,
-    /// In attachment order: the first is eth0. Never empty (default: `bridge`).
-    pub attachments: Vec<Attachment>,
-    pub publish: Vec<PortSpec>,
+    /// In attachment order: the first is eth0. Never empty (default: `bridge`). Most
+    /// containers have one, kept inline: planning reads it with its container rather than
+    /// through a pointer.
+    pub attachments: Attachments,
+    /// The lists most containers leave empty are `ThinVec`s: one pointer each.
+    pub publish: ThinVec<PortSpec>,
     /// A process kept running in the container (`sh -c`).
     pub run: Option<String>,
     /// Upstream resolvers for this container's DNS (default: the host's).
-    pub dns: Vec<IpAddr>,
-    pub hooks: Vec<Hook>,
+    pub dns: ThinVec<IpAddr>,
+    pub hooks: ThinVec<Hook>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -161,14 +165,17 @@ impl Container {
     }
 }
 
+/// A container's attachments: the first inline, more on the heap.
+pub type Attachments = smallvec::SmallVec<[Attachment; 1]>;
+
 /// A container's membership in one network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attachment {
     pub network: Name,
     pub ip: Option<Ipv4Addr>,
     pub ip6: Option<Ipv6Addr>,
-    pub aliases: Vec<Name>,
-    pub links: Vec<Link>,
+    pub aliases: ThinVec<Name>,
+    pub links: ThinVec<Link>,
     pub mac: Option<Mac>,
     #[serde(skip)]
     pub span: Span,

@@ -7,7 +7,8 @@ use crate::ast::{
     AttachDecl, AttachStmt, ContainerDecl, ContainerStmt, File, Item, Mac, Name, PublishStmt, Span,
 };
 use crate::diag::{Diag, did_you_mean};
-use crate::model::{self, Attachment, Container, Link, NetworkKind};
+use crate::model::{self, Attachment, Attachments, Container, Link, NetworkKind};
+use thin_vec::ThinVec;
 
 use super::network::Seen;
 use super::{Map, Networks, codes, hooks, links, publish};
@@ -134,11 +135,11 @@ impl<'a> Ctx<'_, 'a> {
         let mut l = Lowered {
             model: Container {
                 name: model::Name::from(name),
-                attachments: Vec::new(),
-                publish: Vec::new(),
+                attachments: Attachments::new(),
+                publish: ThinVec::new(),
                 run: None,
-                dns: Vec::new(),
-                hooks: Vec::new(),
+                dns: ThinVec::new(),
+                hooks: ThinVec::new(),
                 span: c.span,
             },
             nets: Vec::new(),
@@ -201,8 +202,8 @@ impl<'a> Ctx<'_, 'a> {
                 network: model::Name::const_new("bridge"),
                 ip: None,
                 ip6: None,
-                aliases: Vec::new(),
-                links: Vec::new(),
+                aliases: ThinVec::new(),
+                links: ThinVec::new(),
                 mac: None,
                 span: c.name.span,
             });
@@ -288,8 +289,8 @@ impl<'a> Ctx<'_, 'a> {
             network: model::Name::from(net_name),
             ip: None,
             ip6: None,
-            aliases: Vec::new(),
-            links: Vec::new(),
+            aliases: ThinVec::new(),
+            links: ThinVec::new(),
             mac: None,
             span: a.span,
         };
