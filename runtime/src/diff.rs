@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::desired::{ContainerState, Desired, Endpoint, NetState};
 use crate::ipam::Note;
+use crate::positions::Positions;
 
 /// What kind of object a change is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -378,17 +379,12 @@ impl Pairs {
 /// every further pass over it, or lookup by a name stored in it, reads it from memory anew.
 /// `eq` says whether two objects of one name are the same, needing no further comparison.
 fn pair_up<T>(old: &[T], new: &[T], name: fn(&T) -> &str, eq: fn(&T, &T) -> bool) -> Pairs {
-    let mut new_index: HashMap<&str, usize> =
-        HashMap::with_capacity_and_hasher(new.len(), Default::default());
-    let mut unique = true;
-    for (j, n) in new.iter().enumerate() {
-        unique &= new_index.insert(name(n), j).is_none();
-    }
+    let (new_index, mut unique) = Positions::new(new, name);
     let mut old_of_new = vec![None; new.len()];
     let mut same = vec![false; new.len()];
     let mut new_of_old = Vec::with_capacity(old.len());
     for (k, o) in old.iter().enumerate() {
-        let j = new_index.get(name(o)).copied();
+        let j = new_index.find(name(o));
         new_of_old.push(j);
         if let Some(j) = j {
             // A second old object of this name.

@@ -15,5 +15,6 @@ pub mod ipam;
 pub mod kernel;
 pub mod lock;
 pub mod planning;
+mod positions;
 pub mod render;
 pub mod state;

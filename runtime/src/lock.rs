@@ -139,9 +139,9 @@ impl<V> NameMap<V> {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    /// The name at position `i` (in name order).
-    pub fn key_at(&self, i: usize) -> Option<&Name> {
-        self.entries.get(i).map(|(k, _)| k)
+    /// The entries in name order.
+    pub fn as_slice(&self) -> &[(Name, V)] {
+        &self.entries
     }
 
     /// The value at position `i` (in name order).

@@ -12,7 +12,6 @@ mod ports;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hashbrown::HashTable;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netplan_lang::Diag;
 use netplan_lang::model::{Container, Driver, Mac, Network, NetworkKind, Topology};
@@ -22,6 +21,7 @@ use thin_vec::ThinVec;
 use crate::desired::*;
 use crate::ids;
 use crate::lock::{ContainerLock, EndpointLock, Lock, NameMap, NetworkLock};
+use crate::positions::Positions;
 pub use addrs::SubnetAlloc;
 use pools::overlaps;
 use ports::PortAlloc;
@@ -382,16 +382,8 @@ impl<'a> Builder<'a> {
     ) -> (Vec<AtFacts>, Vec<NetCounts>) {
         let topo = self.topo;
         // The lock's containers by name, hashed: one probe per container rather than a
-        // binary search over all of them. The position is kept for the new lock. The table
-        // holds positions only (4 bytes each), not the names: small enough to stay in the
-        // caches while the file's containers stream past, and the name is read from the
-        // lock's entry, which is wanted next anyway.
-        let lock = &self.lock.containers;
-        let key_at = |i: u32| lock.key_at(i as usize).map_or("", |k| k.as_str());
-        let mut locked: HashTable<u32> = HashTable::with_capacity(lock.len());
-        for (i, k) in (0..u32::MAX).zip(lock.keys()) {
-            locked.insert_unique(fx_hash(k), i, |&j| fx_hash(key_at(j)));
-        }
+        // binary search over all of them. The position is kept for the new lock.
+        let (locked, _) = Positions::new(self.lock.containers.as_slice(), |e| e.0.as_str());
         self.lock_positions = Vec::with_capacity(topo.containers.len());
         let mut out = Vec::with_capacity(topo.containers.iter().map(|c| c.attachments.len()).sum());
         let mut counts = vec![NetCounts::default(); allocs.len()];
@@ -399,9 +391,7 @@ impl<'a> Builder<'a> {
             if !c.publish.is_empty() {
                 self.publishing.push(ci);
             }
-            let position = locked
-                .find(fx_hash(&c.name), |&j| key_at(j) == c.name)
-                .map(|&j| j as usize);
+            let position = locked.find(&c.name);
             self.lock_positions.push(position);
             let cl = position.and_then(|i| self.lock.containers.value_at(i));
             for (ai, at) in c.attachments.iter().enumerate() {
@@ -749,12 +739,6 @@ fn add_legacy_links(out: &mut [ContainerState], nets: &[NetState], declared: &[N
             c.link_hosts = lines;
         }
     }
-}
-
-/// The hash the maps here use, for a table that keeps positions rather than keys.
-fn fx_hash(s: &str) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(s)
 }
 
 fn as_v4(a: IpAddr) -> Option<Ipv4Addr> {
