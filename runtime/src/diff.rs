@@ -4,6 +4,7 @@
 //! networks exist before the endpoints that join them. Connecting or disconnecting one
 //! endpoint leaves the container's other endpoints alone.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -36,7 +37,8 @@ pub enum Action {
 /// One changed attribute; `None` on a side where it does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttrChange {
-    pub name: String,
+    /// Most names are fixed words (`mtu`); a few are made (`labels.KEY`).
+    pub name: Cow<'static, str>,
     pub old: Option<String>,
     pub new: Option<String>,
     /// This attribute alone would force a replacement.
@@ -129,22 +131,24 @@ impl Plan {
 /// Attributes of an object as ordered (name, value) pairs, and which of them force a
 /// replacement when they change.
 struct Attrs {
-    list: Vec<(String, String)>,
+    list: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Attrs {
     fn new() -> Self {
-        Attrs { list: Vec::new() }
+        Attrs {
+            list: Vec::with_capacity(16),
+        }
     }
-    fn put(&mut self, name: impl Into<String>, value: impl ToString) {
+    fn put(&mut self, name: impl Into<Cow<'static, str>>, value: impl ToString) {
         self.list.push((name.into(), value.to_string()));
     }
-    fn opt<T: ToString>(&mut self, name: &str, value: Option<T>) {
+    fn opt<T: ToString>(&mut self, name: &'static str, value: Option<T>) {
         if let Some(v) = value {
             self.put(name, v.to_string());
         }
     }
-    fn list<T: ToString>(&mut self, name: &str, values: &[T]) {
+    fn list<T: ToString>(&mut self, name: &'static str, values: &[T]) {
         if !values.is_empty() {
             let items: Vec<String> = values.iter().map(|v| format!("{:?}", v.to_string())).collect();
             self.put(name, format!("[{}]", items.join(", ")));
@@ -156,21 +160,30 @@ fn quote(s: &str) -> String {
     format!("{s:?}")
 }
 
+/// A quoted value whose text never needs escaping (addresses, subnets, MACs): the same as
+/// [`quote`] of its text, in one allocation rather than two.
+fn quote_plain(v: impl std::fmt::Display) -> String {
+    format!("\"{v}\"")
+}
+
 fn network_attrs(n: &NetState) -> Attrs {
     let mut a = Attrs::new();
-    a.put("id", quote(&n.id.short()));
+    a.put("id", quote_plain(n.id.short()));
     a.put("driver", quote(&format!("{:?}", n.driver).to_lowercase()));
     a.opt("bridge", n.bridge.as_deref().map(quote));
     for s in &n.subnets {
-        let fam = if s.cidr.addr().is_ipv4() { "ipv4" } else { "ipv6" };
-        a.put(format!("{fam}.subnet"), quote(&s.cidr.to_string()));
-        a.put(format!("{fam}.gateway"), quote(&s.gateway.to_string()));
-        a.opt(
-            &format!("{fam}.ip_range"),
-            s.ip_range.map(|r| quote(&r.to_string())),
-        );
+        let v4 = s.cidr.addr().is_ipv4();
+        let fam = if v4 { "ipv4" } else { "ipv6" };
+        let [subnet, gateway, ip_range] = if v4 {
+            ["ipv4.subnet", "ipv4.gateway", "ipv4.ip_range"]
+        } else {
+            ["ipv6.subnet", "ipv6.gateway", "ipv6.ip_range"]
+        };
+        a.put(subnet, quote_plain(s.cidr));
+        a.put(gateway, quote_plain(s.gateway));
+        a.opt(ip_range, s.ip_range.map(quote_plain));
         for (k, v) in &s.aux {
-            a.put(format!("{fam}.aux.{k}"), quote(&v.to_string()));
+            a.put(format!("{fam}.aux.{k}"), quote_plain(v));
         }
     }
     a.put("ipv6", n.ipv6);
@@ -178,7 +191,7 @@ fn network_attrs(n: &NetState) -> Attrs {
     a.put("icc", n.icc);
     a.put("masquerade", n.masquerade);
     a.put("internal", n.internal);
-    a.opt("host_ip", n.host_ip.map(|i| quote(&i.to_string())));
+    a.opt("host_ip", n.host_ip.map(quote_plain));
     a.put("alias_mode", quote(&format!("{:?}", n.alias_mode).to_lowercase()));
     for (k, v) in &n.labels {
         a.put(format!("labels.{k}"), quote(v));
@@ -232,11 +245,11 @@ fn endpoint_attrs(e: &Endpoint) -> Attrs {
     let mut a = Attrs::new();
     a.put("interface", quote(&e.interface));
     a.put("host_veth", quote(&e.host_veth));
-    a.opt("ipv4", e.ipv4.map(|n| quote(&n.to_string())));
-    a.opt("ipv6", e.ipv6.map(|n| quote(&n.to_string())));
-    a.opt("gateway4", e.gateway4.map(|n| quote(&n.to_string())));
-    a.opt("gateway6", e.gateway6.map(|n| quote(&n.to_string())));
-    a.put("mac", quote(&e.mac.to_string()));
+    a.opt("ipv4", e.ipv4.map(quote_plain));
+    a.opt("ipv6", e.ipv6.map(quote_plain));
+    a.opt("gateway4", e.gateway4.map(quote_plain));
+    a.opt("gateway6", e.gateway6.map(quote_plain));
+    a.put("mac", quote_plain(e.mac));
     a.put("mtu", e.mtu);
     a.list("aliases", &e.aliases);
     let links: Vec<String> = e
@@ -270,11 +283,29 @@ fn one_side(attrs: Attrs, created: bool) -> Vec<AttrChange> {
 /// The attributes that differ, in the order of the new side (then removed ones), and how
 /// many are the same.
 fn compare(old: Attrs, new: Attrs, forces: fn(&str) -> bool) -> (Vec<AttrChange>, usize) {
-    let old_map: BTreeMap<&str, &str> = old.list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let new_map: BTreeMap<&str, &str> = new.list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut out = Vec::new();
+    // Both sides are listed by one function, so they usually name the same attributes in
+    // the same order: then they compare pairwise, without looking names up.
+    if old.list.len() == new.list.len() && old.list.iter().zip(&new.list).all(|(o, n)| o.0 == n.0) {
+        let listed = new.list.len();
+        for ((name, o), (_, v)) in old.list.into_iter().zip(new.list) {
+            if o != v {
+                let forces_replacement = forces(&name);
+                out.push(AttrChange {
+                    name,
+                    old: Some(o),
+                    new: Some(v),
+                    forces_replacement,
+                });
+            }
+        }
+        let unchanged = listed - out.len();
+        return (out, unchanged);
+    }
+    let old_map: BTreeMap<&str, &str> = old.list.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
+    let new_map: BTreeMap<&str, &str> = new.list.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
     for (k, v) in &new.list {
-        match old_map.get(k.as_str()) {
+        match old_map.get(k.as_ref()) {
             Some(o) if *o == v => {}
             o => out.push(AttrChange {
                 name: k.clone(),
@@ -285,7 +316,7 @@ fn compare(old: Attrs, new: Attrs, forces: fn(&str) -> bool) -> (Vec<AttrChange>
         }
     }
     for (k, v) in &old.list {
-        if !new_map.contains_key(k.as_str()) {
+        if !new_map.contains_key(k.as_ref()) {
             out.push(AttrChange {
                 name: k.clone(),
                 old: Some(v.clone()),
@@ -306,7 +337,7 @@ fn forced_reason(attrs: &[AttrChange]) -> Option<String> {
     let forced: Vec<&str> = attrs
         .iter()
         .filter(|a| a.forces_replacement)
-        .map(|a| a.name.as_str())
+        .map(|a| a.name.as_ref())
         .collect();
     (!forced.is_empty()).then(|| format!("{} changed", forced.join(", ")))
 }
