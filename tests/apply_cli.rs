@@ -262,10 +262,25 @@ fn guide() -> R {
         n["IPPrefixLen"] == 16 && n["Gateway"] == "172.25.0.1",
         format!("{c3}"),
     )?;
+    // On a user-defined network the short id is an alias (Docker's too); not on bridge.
+    let short3: String = c3[0]["Id"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .take(12)
+        .collect();
+    check(
+        short3.len() == 12 && n["Aliases"] == serde_json::json!([short3]),
+        format!("{c3}"),
+    )?;
     let c2j = json(&ok(&["inspect", "--container", "container2"])?)?;
     check(
         c2j[0]["NetworkSettings"]["Networks"]["bridge"]["IPAMConfig"].is_null(),
         "IPAMConfig null",
+    )?;
+    check(
+        c2j[0]["NetworkSettings"]["Networks"]["bridge"]["Aliases"].is_null(),
+        format!("{c2j}"),
     )?;
     let ls = ok(&["ls"])?;
     check(

@@ -243,7 +243,7 @@ fn settings(d: &Desired, c: &ContainerState, live: Option<&Observed>) -> Map<Str
                 "Links": if e.links.is_empty() { Value::Null } else {
                     json!(e.links.iter().map(|l| format!("{}:{}", l.target, l.alias)).collect::<Vec<_>>())
                 },
-                "Aliases": if e.aliases.is_empty() { Value::Null } else { json!(e.aliases) },
+                "Aliases": aliases(d, c, e),
                 "NetworkID": network_id(d, &e.network),
                 "EndpointID": text(e.id.hex()),
                 "Gateway": text(cidr_text(e.gateway4)),
@@ -257,6 +257,21 @@ fn settings(d: &Desired, c: &ContainerState, live: Option<&Observed>) -> Map<Str
         );
     }
     nets
+}
+
+/// An endpoint's `Aliases`: its own aliases, and on a user-defined network the container's
+/// short id too, which the embedded DNS server answers there (Docker adds it the same way).
+/// On the default bridge, null unless aliases were given.
+fn aliases(d: &Desired, c: &ContainerState, e: &Endpoint) -> Value {
+    let user = d.network(&e.network).is_some_and(|n| n.kind == NetworkKind::User);
+    if !user && e.aliases.is_empty() {
+        return Value::Null;
+    }
+    let mut all: Vec<String> = e.aliases.iter().map(|a| a.to_string()).collect();
+    if user {
+        all.push(c.id.short());
+    }
+    json!(all)
 }
 
 /// `netplan inspect --container NAME`: `docker inspect`'s shape, reduced to identity, state
@@ -275,4 +290,31 @@ pub fn container(d: &Desired, c: &ContainerState, live: Option<&Observed>) -> Va
             "Networks": settings(d, c, live),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipam::{HostReserved, allocate};
+    use crate::lock::Lock;
+
+    #[test]
+    fn aliases_carry_the_short_id_on_user_networks_only() {
+        let text = "network n {\n  subnet 10.9.0.0/24\n}\ncontainer web {\n  network n { alias www }\n  network bridge\n}\ncontainer db { network n }\n";
+        let topo = netplan_lang::check::check_text(text, "t").topology;
+        let Some(Ok(a)) = topo.map(|t| allocate(&t, &Lock::default(), &HostReserved::default())) else {
+            panic!("the topology must plan")
+        };
+        let d = a.desired;
+        let nets = |name: &str| {
+            let c = d.container(name).map(|c| container(&d, c, None));
+            c.map(|v| v["NetworkSettings"]["Networks"].clone())
+                .unwrap_or_default()
+        };
+        let short = |name: &str| d.container(name).map(|c| c.id.short()).unwrap_or_default();
+        let web = nets("web");
+        assert_eq!(web["n"]["Aliases"], json!(["www", short("web")]));
+        assert!(web["bridge"]["Aliases"].is_null(), "{web}");
+        assert_eq!(nets("db")["n"]["Aliases"], json!([short("db")]));
+    }
 }
