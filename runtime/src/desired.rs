@@ -127,10 +127,11 @@ pub struct ContainerState {
     pub resolver: Resolver,
     /// Upstream resolvers declared for this container (empty: the host's).
     pub dns: ThinVec<IpAddr>,
-    /// Legacy links on the default bridge: the lines of the container's /etc/hosts beyond
-    /// its own name. The file itself is [`ContainerState::hosts`], made from these, the name
-    /// and the first endpoint when it is needed rather than kept: that saved building and
-    /// comparing a string per container in every plan. It is serialized as `hosts`.
+    /// Legacy links on the default bridge: the lines of the container's /etc/hosts after
+    /// its own name. The file itself ([`ContainerState::hosts`]) is made from these, the name
+    /// and the first endpoint when it is needed rather than kept, which saved building and
+    /// comparing a string per container in every plan; every JSON form still has it, as
+    /// `hosts`.
     #[serde(default)]
     pub link_hosts: ThinVec<LinkHost>,
     /// Stopped by `netplan stop`: endpoints down, process ended, addresses kept.
@@ -172,7 +173,8 @@ impl ContainerState {
 impl Serialize for ContainerState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("ContainerState", 11)?;
+        let fields = if self.link_hosts.is_empty() { 10 } else { 11 };
+        let mut s = serializer.serialize_struct("ContainerState", fields)?;
         s.serialize_field("name", &self.name)?;
         s.serialize_field("id", &self.id)?;
         s.serialize_field("netns", &self.netns)?;

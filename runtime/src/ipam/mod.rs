@@ -410,13 +410,14 @@ impl<'a> Builder<'a> {
                 n.attachments = n.attachments.saturating_add(1);
                 let names = u32::try_from(1 + at.aliases.len()).unwrap_or(u32::MAX);
                 n.names = n.names.saturating_add(names);
-                if at.ip.is_some() || at.ip6.is_some() {
-                    let a = net.and_then(|i| allocs.get_mut(i));
-                    if let (Some(ip), Some(al)) = (at.ip, a.and_then(|a| a.v4.as_mut())) {
+                // Static addresses are rare: the allocators are read only for them.
+                if (at.ip.is_some() || at.ip6.is_some())
+                    && let Some(a) = net.and_then(|i| allocs.get_mut(i))
+                {
+                    if let (Some(ip), Some(al)) = (at.ip, a.v4.as_mut()) {
                         al.reserve(IpAddr::V4(ip));
                     }
-                    let a = net.and_then(|i| allocs.get_mut(i));
-                    if let (Some(ip), Some(al)) = (at.ip6, a.and_then(|a| a.v6.as_mut())) {
+                    if let (Some(ip), Some(al)) = (at.ip6, a.v6.as_mut()) {
                         al.reserve(IpAddr::V6(ip));
                     }
                 }
