@@ -387,6 +387,7 @@ fn same_but_records(a: &NetState, b: &NetState) -> bool {
 }
 
 /// The objects of both sides paired by name, by position, and whether each pair is the same.
+#[derive(Debug, PartialEq, Eq)]
 struct Pairs {
     /// For each new object, the old one of its name (of several, the last).
     old_of_new: Vec<Option<usize>>,
@@ -410,6 +411,11 @@ impl Pairs {
 /// every further pass over it, or lookup by a name stored in it, reads it from memory anew.
 /// `eq` says whether two objects of one name are the same, needing no further comparison.
 fn pair_up<T>(old: &[T], new: &[T], name: fn(&T) -> &str, eq: fn(&T, &T) -> bool) -> Pairs {
+    pair_in_place(old, new, name, eq).unwrap_or_else(|| pair_by_name(old, new, name, eq))
+}
+
+/// [`pair_up`] for sides in any order, through a table of the new side's names.
+fn pair_by_name<T>(old: &[T], new: &[T], name: fn(&T) -> &str, eq: fn(&T, &T) -> bool) -> Pairs {
     let (new_index, mut unique) = Positions::new(new, name);
     let mut old_of_new = vec![None; new.len()];
     let mut same = vec![false; new.len()];
@@ -441,6 +447,31 @@ fn pair_up<T>(old: &[T], new: &[T], name: fn(&T) -> &str, eq: fn(&T, &T) -> bool
         same,
         unique,
     }
+}
+
+/// [`pair_up`] when both sides name the same objects in the same order, as after an edit
+/// that added, removed and reordered nothing: each object pairs with the one at its
+/// position, and the two are named, indexed (to tell a name given twice) and compared
+/// while both are in the caches, in one pass. None when the sides differ in that.
+fn pair_in_place<T>(old: &[T], new: &[T], name: fn(&T) -> &str, eq: fn(&T, &T) -> bool) -> Option<Pairs> {
+    if old.len() != new.len() {
+        return None;
+    }
+    let mut seen = Positions::empty(new, name);
+    let mut same = Vec::with_capacity(new.len());
+    for (j, (o, n)) in old.iter().zip(new).enumerate() {
+        if name(o) != name(n) || !seen.insert(j) {
+            return None;
+        }
+        same.push(eq(o, n));
+    }
+    let at_own_place: Vec<Option<usize>> = (0..new.len()).map(Some).collect();
+    Some(Pairs {
+        old_of_new: at_own_place.clone(),
+        new_of_old: at_own_place,
+        same,
+        unique: true,
+    })
 }
 
 /// The outcome of [`diff_named`]: creates, updates and replacements in the new side's
@@ -717,5 +748,52 @@ pub fn diff(old: &Desired, new: &Desired) -> Plan {
     Plan {
         changes,
         notes: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &(String, u8)) -> &str {
+        &s.0
+    }
+
+    fn same(a: &(String, u8), b: &(String, u8)) -> bool {
+        a == b
+    }
+
+    proptest::proptest! {
+        /// Pairing in place, when it applies, pairs exactly as pairing by name does.
+        #[test]
+        fn in_place_pairs_as_by_name(
+            old in proptest::collection::vec(("[a-d]{1,2}", 0..3u8), 0..12),
+            edits in proptest::collection::vec((0..12usize, 0..3u8), 0..4),
+            rename in proptest::option::of((0..12usize, "[a-d]{1,2}")),
+        ) {
+            // Mostly the same names in the same order, with some values changed.
+            let mut new = old.clone();
+            for (i, v) in edits {
+                if let Some(e) = new.get_mut(i) {
+                    e.1 = v;
+                }
+            }
+            if let Some((i, n)) = rename
+                && let Some(e) = new.get_mut(i)
+            {
+                e.0 = n;
+            }
+            let by_name = pair_by_name(&old, &new, name, same);
+            if let Some(in_place) = pair_in_place(&old, &new, name, same) {
+                proptest::prop_assert_eq!(in_place, by_name);
+            } else {
+                // It declines only when the names are not the same ones, each once.
+                let names: Vec<&str> = new.iter().map(name).collect();
+                let distinct: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+                proptest::prop_assert!(
+                    old.iter().map(name).ne(names.iter().copied()) || distinct.len() < names.len()
+                );
+            }
+        }
     }
 }

@@ -148,15 +148,43 @@ impl<V> NameMap<V> {
     pub fn value_at(&self, i: usize) -> Option<&V> {
         self.entries.get(i).map(|(_, v)| v)
     }
+}
 
-    /// Builds a map from entries most of which take the place of the entry of the same name
-    /// in an earlier map of `slots` entries: `Some(p)` says that the name is the one at
-    /// position `p` there. Those are already in order; only the others (`None`) are sorted,
-    /// then merged in. So rebuilding the lock of a topology that kept its containers sorts
-    /// nothing: linear rather than n log n name comparisons. Like `collect`: of equal names,
-    /// the last one wins.
-    pub fn from_placed(slots: usize, entries: Vec<(Option<usize>, Name, V)>) -> Self {
-        let out = Self::merge_placed(slots, entries);
+/// Builds a [`NameMap`] from entries most of which take the place of the entry of the same
+/// name in an earlier map of `slots` entries (`put` with `Some(p)`: the name is the one at
+/// position `p` there). Those land in order as they come; only the others are sorted, then
+/// merged in. So rebuilding the lock of a topology that kept its containers sorts nothing:
+/// linear rather than n log n name comparisons, and each entry is written where it stays
+/// rather than gathered in a list first. Like `collect`: of equal names, the last one wins.
+pub struct Placed<V> {
+    /// The earlier map's positions, each holding an empty entry until it is put.
+    slots: Vec<(Name, V)>,
+    filled: Vec<bool>,
+    rest: Vec<(Name, V)>,
+}
+
+impl<V: Default> Placed<V> {
+    pub fn new(slots: usize) -> Self {
+        Placed {
+            slots: (0..slots).map(|_| (Name::default(), V::default())).collect(),
+            filled: vec![false; slots],
+            rest: Vec::new(),
+        }
+    }
+
+    /// Adds an entry; `position` is where the earlier map held `name`, if it did.
+    pub fn put(&mut self, position: Option<usize>, name: Name, value: V) {
+        match position.and_then(|p| Some((self.slots.get_mut(p)?, self.filled.get_mut(p)?))) {
+            Some((slot, filled)) => {
+                *slot = (name, value);
+                *filled = true;
+            }
+            None => self.rest.push((name, value)),
+        }
+    }
+
+    pub fn finish(self) -> NameMap<V> {
+        let out = self.merge();
         if out.is_sorted_by(|a, b| a.0 < b.0) {
             NameMap {
                 entries: SmallVec::from_vec(out),
@@ -167,21 +195,26 @@ impl<V> NameMap<V> {
         }
     }
 
-    /// [`Self::from_placed`] before the check that the promised positions held.
-    fn merge_placed(slots: usize, entries: Vec<(Option<usize>, Name, V)>) -> Vec<(Name, V)> {
-        let mut placed: Vec<Option<(Name, V)>> = Vec::with_capacity(slots);
-        placed.resize_with(slots, || None);
-        let mut rest: Vec<(Name, V)> = Vec::new();
-        for (position, name, value) in entries {
-            match position.and_then(|p| placed.get_mut(p)) {
-                Some(slot) => *slot = Some((name, value)),
-                None => rest.push((name, value)),
-            }
+    /// [`Self::finish`] before the check that the promised positions held.
+    fn merge(self) -> Vec<(Name, V)> {
+        let Placed {
+            mut slots,
+            filled,
+            rest,
+        } = self;
+        // Positions nothing took (a container removed) are dropped in place; when every
+        // one was taken and nothing is new, the entries are already where they stay.
+        if filled.contains(&false) {
+            let mut taken = filled.iter();
+            slots.retain(|_| taken.next().copied().unwrap_or(false));
+        }
+        if rest.is_empty() {
+            return slots;
         }
         let rest: NameMap<V> = rest.into_iter().collect();
         let mut rest = rest.entries.into_iter().peekable();
-        let mut out: Vec<(Name, V)> = Vec::with_capacity(placed.len() + rest.len());
-        for (name, value) in placed.into_iter().flatten() {
+        let mut out: Vec<(Name, V)> = Vec::with_capacity(slots.len() + rest.len());
+        for (name, value) in slots {
             while let Some(r) = rest.next_if(|r| r.0 < name) {
                 out.push(r);
             }
@@ -483,7 +516,11 @@ mod tests {
                 tree.insert(name, v);
             }
             // The merge itself, without the fallback sort that would hide a wrong one.
-            let merged = NameMap::merge_placed(prior.len(), entries);
+            let mut placed = Placed::new(prior.len());
+            for (position, name, v) in entries {
+                placed.put(position, name, v);
+            }
+            let merged = placed.merge();
             let got: Vec<(String, i32)> = merged.iter().map(|(k, v)| (k.to_string(), *v)).collect();
             let want: Vec<(String, i32)> = tree.into_iter().collect();
             proptest::prop_assert_eq!(got, want);
@@ -492,10 +529,10 @@ mod tests {
 
     #[test]
     fn a_wrong_position_still_gives_a_sorted_map() {
-        let m = NameMap::from_placed(
-            2,
-            vec![(Some(0), Name::from("z"), 1), (Some(1), Name::from("a"), 2)],
-        );
+        let mut placed = Placed::new(2);
+        placed.put(Some(0), Name::from("z"), 1);
+        placed.put(Some(1), Name::from("a"), 2);
+        let m = placed.finish();
         assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "z"]);
     }
 

@@ -25,22 +25,46 @@ impl<'a, T> Positions<'a, T> {
     /// filled in order; the second value says whether every name was unique. Objects past
     /// the 4-billionth are not indexed.
     pub(crate) fn new(items: &'a [T], name: fn(&T) -> &str) -> (Self, bool) {
-        let name_at = |j: u32| items.get(j as usize).map_or("", name);
-        let mut table = HashTable::with_capacity(items.len());
+        let mut p = Self::empty(items, name);
         let mut unique = true;
-        for (i, item) in (0..u32::MAX).zip(items) {
-            let key = name(item);
-            match table.entry(hash(key), |&j| name_at(j) == key, |&j| hash(name_at(j))) {
-                Entry::Occupied(mut e) => {
-                    unique = false;
-                    *e.get_mut() = i;
-                }
-                Entry::Vacant(e) => {
-                    e.insert(i);
-                }
+        for i in 0..items.len() {
+            unique &= p.insert(i);
+        }
+        (p, unique)
+    }
+
+    /// A table of none of `items` yet, with room for all of them.
+    pub(crate) fn empty(items: &'a [T], name: fn(&T) -> &str) -> Self {
+        Positions {
+            items,
+            name,
+            table: HashTable::with_capacity(items.len()),
+        }
+    }
+
+    /// Indexes the object at position `i`, so that its name finds it from now on. False when
+    /// an object of that name was indexed before (which it then stands in for) or there is
+    /// no object `i` to index.
+    pub(crate) fn insert(&mut self, i: usize) -> bool {
+        let (Ok(i32), Some(item)) = (u32::try_from(i), self.items.get(i)) else {
+            return false;
+        };
+        let (items, name) = (self.items, self.name);
+        let name_at = |j: u32| items.get(j as usize).map_or("", name);
+        let key = name(item);
+        match self
+            .table
+            .entry(hash(key), |&j| name_at(j) == key, |&j| hash(name_at(j)))
+        {
+            Entry::Occupied(mut e) => {
+                *e.get_mut() = i32;
+                false
+            }
+            Entry::Vacant(e) => {
+                e.insert(i32);
+                true
             }
         }
-        (Positions { items, name, table }, unique)
     }
 
     fn name_at(&self, i: u32) -> &str {

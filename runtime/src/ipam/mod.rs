@@ -20,7 +20,7 @@ use thin_vec::ThinVec;
 
 use crate::desired::*;
 use crate::ids;
-use crate::lock::{ContainerLock, EndpointLock, Lock, NameMap, NetworkLock};
+use crate::lock::{ContainerLock, EndpointLock, Lock, NameMap, NetworkLock, Placed};
 use crate::positions::Positions;
 pub use addrs::SubnetAlloc;
 use pools::overlaps;
@@ -148,15 +148,28 @@ struct Builder<'a> {
 
 /// What IPAM knows of one attachment before choosing addresses: its network (an index
 /// into the networks) and the addresses the lock holds for it (once the lock has been
-/// checked: the ones kept).
+/// checked: the ones kept). Positions are 32-bit: there is one of these per attachment,
+/// read three times, and at 40 rather than 56 bytes more of them stay in the caches.
 #[derive(Debug, Clone, Copy)]
 struct AtFacts {
-    net: Option<usize>,
+    net: Option<u32>,
     locked4: Option<Ipv4Addr>,
     locked6: Option<Ipv6Addr>,
     /// Which container and attachment (positions), to name them in a note.
-    container: usize,
-    attachment: usize,
+    container: u32,
+    attachment: u32,
+}
+
+impl AtFacts {
+    fn net(&self) -> Option<usize> {
+        self.net.map(|n| n as usize)
+    }
+}
+
+/// A position as stored in [`AtFacts`]; one past `u32::MAX` positions would name nothing,
+/// which no lookup finds.
+fn position32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 /// Per network: the allocator of each subnet family.
@@ -397,11 +410,11 @@ impl<'a> Builder<'a> {
             for (ai, at) in c.attachments.iter().enumerate() {
                 let net = net_index.get(at.network.as_str()).copied();
                 let mut f = AtFacts {
-                    net,
+                    net: net.and_then(|n| u32::try_from(n).ok()),
                     locked4: None,
                     locked6: None,
-                    container: ci,
-                    attachment: ai,
+                    container: position32(ci),
+                    attachment: position32(ai),
                 };
                 let Some(n) = net.and_then(|i| counts.get_mut(i)) else {
                     out.push(f);
@@ -445,13 +458,13 @@ impl<'a> Builder<'a> {
             if f.locked4.is_none() && f.locked6.is_none() {
                 continue;
             }
-            let Some(a) = f.net.and_then(|i| allocs.get_mut(i)) else {
+            let Some(a) = f.net().and_then(|i| allocs.get_mut(i)) else {
                 continue;
             };
             // The names are read only for a note.
             let subject = || {
-                let c = topo.containers.get(f.container);
-                let at = c.and_then(|c| c.attachments.get(f.attachment));
+                let c = topo.containers.get(f.container as usize);
+                let at = c.and_then(|c| c.attachments.get(f.attachment as usize));
                 (
                     c.map_or("", |c| c.name.as_str()),
                     at.map_or("", |at| at.network.as_str()),
@@ -500,7 +513,8 @@ impl<'a> Builder<'a> {
             HashSet::with_capacity_and_hasher(facts.len(), Default::default());
         let mut ports = PortAlloc::new(topo, self.lock, &self.publishing);
         let mut out = Vec::with_capacity(topo.containers.len());
-        let mut locks: Vec<(Option<usize>, Name, ContainerLock)> = Vec::with_capacity(topo.containers.len());
+        // The containers the lock held keep its order.
+        let mut locks = Placed::new(self.lock.containers.len());
         // Whether any endpoint on the default bridge has legacy links.
         let mut legacy_links = false;
         let mut at_index = 0;
@@ -518,7 +532,7 @@ impl<'a> Builder<'a> {
             let mut route: Option<(usize, Option<IpAddr>)> = None;
             let mut kinds = Kinds::default();
             for (f, at) in mine.iter().zip(&c.attachments) {
-                let Some(ni) = f.net else {
+                let Some(ni) = f.net() else {
                     continue;
                 };
                 let (Some(net), Some(a)) = (nets.get(ni), allocs.get_mut(ni)) else {
@@ -622,12 +636,11 @@ impl<'a> Builder<'a> {
             let port_states = ports.assign(c, route, &mut clock);
             if !clock.endpoints.is_empty() || !clock.ports.is_empty() {
                 let position = self.lock_positions.get(ci).copied().flatten();
-                locks.push((position, c.name.clone(), clock));
+                locks.put(position, c.name.clone(), clock);
             }
             out.push(container_state(topo, c, endpoints, port_states, kinds));
         }
-        // Built in one go; the containers the lock held keep its order.
-        self.new_lock.containers = NameMap::from_placed(self.lock.containers.len(), locks);
+        self.new_lock.containers = locks.finish();
         if legacy_links {
             add_legacy_links(&mut out, nets, &topo.networks);
         }
