@@ -224,7 +224,7 @@ pub struct Endpoint {
     /// 64 hex, deterministic.
     pub id: Id,
     /// eth0, eth1, … in attachment order.
-    pub interface: Name,
+    pub interface: Interface,
     /// Host end of the veth pair.
     pub host_veth: Name,
     pub ipv4: Option<Ipv4Net>,
@@ -240,6 +240,58 @@ pub struct Endpoint {
     pub links: ThinVec<LinkState>,
     /// The container's default route goes through this endpoint.
     pub default_route: bool,
+}
+
+/// A container-side interface: `eth` and the endpoint's position among the container's
+/// endpoints. Kept as the number (4 bytes rather than a 24-byte name: one endpoint is
+/// inline in every container of the desired state, which the plan builds and compares in
+/// full); written and read as the name, `eth0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Interface(pub u32);
+
+impl Interface {
+    /// The interface of the endpoint at `position`.
+    pub fn at(position: usize) -> Self {
+        Interface(u32::try_from(position).unwrap_or(u32::MAX))
+    }
+}
+
+impl std::fmt::Display for Interface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "eth{}", self.0)
+    }
+}
+
+impl std::str::FromStr for Interface {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.strip_prefix("eth")
+            // Digits only, and no leading zero: every name reads back as it was written.
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && (*n == "0" || !n.starts_with('0')))
+            .and_then(|n| n.parse().ok())
+            .map(Interface)
+            .ok_or_else(|| format!("not a container interface (eth0, eth1, ...): {s:?}"))
+    }
+}
+
+impl PartialEq<&str> for Interface {
+    fn eq(&self, other: &&str) -> bool {
+        other.parse::<Interface>().is_ok_and(|o| o == *self)
+    }
+}
+
+impl Serialize for Interface {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Interface {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Name::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,5 +377,25 @@ mod tests {
         }
         let back: Result<ContainerState, _> = serde_json::from_value(older);
         assert_eq!(back.ok().as_ref(), Some(web));
+    }
+
+    #[test]
+    fn interfaces_are_written_and_read_as_names() {
+        let d = desired("network a {}\nnetwork b {}\ncontainer web {\n  network a\n  network b\n}\n");
+        let Some(web) = d.container("web") else {
+            panic!("no container web")
+        };
+        let names: Vec<String> = web.endpoints.iter().map(|e| e.interface.to_string()).collect();
+        assert_eq!(names, ["eth0", "eth1"]);
+        let json = serde_json::to_value(web).unwrap_or_default();
+        assert_eq!(json["endpoints"][1]["interface"], "eth1");
+        for good in ["eth0", "eth7", "eth12"] {
+            let back: Result<Interface, _> = serde_json::from_value(good.into());
+            assert_eq!(back.map(|i| i.to_string()).ok().as_deref(), Some(good));
+        }
+        for bad in ["eth", "eth01", "eth-1", "wlan0", "eth1x", "", "eth99999999999"] {
+            let back: Result<Interface, _> = serde_json::from_value(bad.into());
+            assert!(back.is_err(), "{bad:?} read as {back:?}");
+        }
     }
 }

@@ -243,7 +243,7 @@ fn container_forces(name: &str) -> bool {
 
 fn endpoint_attrs(e: &Endpoint) -> Attrs {
     let mut a = Attrs::new();
-    a.put("interface", quote(&e.interface));
+    a.put("interface", quote_plain(e.interface));
     a.put("host_veth", quote(&e.host_veth));
     a.opt("ipv4", e.ipv4.map(quote_plain));
     a.opt("ipv6", e.ipv6.map(quote_plain));

@@ -119,7 +119,7 @@ pub fn endpoint(e: &Endpoint) -> Dynamic {
         .collect();
     map([
         ("network", text(e.network.clone())),
-        ("interface", text(e.interface.clone())),
+        ("interface", text(e.interface.to_string())),
         ("host_veth", text(e.host_veth.clone())),
         ("ipv4", opt(e.ipv4.map(|n| n.addr()))),
         ("ipv4_cidr", opt(e.ipv4)),

@@ -602,7 +602,7 @@ impl<'a> Builder<'a> {
                 }
                 endpoints.push(Endpoint {
                     network: at.network.clone(),
-                    interface: interface_name(endpoints.len()),
+                    interface: Interface::at(endpoints.len()),
                     host_veth,
                     ipv4: v4
                         .zip(s4)
@@ -674,14 +674,6 @@ fn veth_key(name: &str) -> VethKey {
     k[..n].copy_from_slice(&b[..n]);
     k[ids::IFNAMSIZ] = u8::try_from(b.len()).unwrap_or(u8::MAX);
     k
-}
-
-/// `eth0`, `eth1`, … without going through `format!`, once per endpoint.
-fn interface_name(index: usize) -> Name {
-    use compact_str::ToCompactString;
-    let mut name = Name::const_new("eth");
-    name.push_str(&index.to_compact_string());
-    name
 }
 
 /// The kinds of network a container is attached to.
