@@ -28,7 +28,7 @@ pub fn run(args: Args, state: &StateDir) -> miette::Result<u8> {
     let Some((program, rest)) = args.command.split_first() else {
         return Err(miette::miette!("no command given"));
     };
-    if let Some(ns) = &c.netns {
+    if let Some(ns) = c.netns() {
         exec::enter(ns).map_err(|e| {
             miette::miette!(
                 code = "netplan::exec::enter",

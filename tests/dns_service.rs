@@ -113,10 +113,10 @@ fn body() -> Result<(), String> {
         kernel,
         names: Vec::new(),
     };
-    for ns in desired.containers.iter().filter_map(|c| c.netns.clone()) {
+    for ns in desired.containers.iter().filter_map(|c| c.netns()) {
         spaces
             .kernel
-            .create_netns(&ns, &tag_for("dnsproc"))
+            .create_netns(ns, &tag_for("dnsproc"))
             .map_err(|e| e.to_string())?;
         spaces.names.push(ns.to_string());
     }

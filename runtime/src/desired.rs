@@ -117,13 +117,16 @@ pub struct ContainerState {
     pub name: Name,
     /// 64 hex, deterministic.
     pub id: Id,
-    /// The named network namespace; None when the container runs in the host's (`host`).
-    pub netns: Option<Name>,
+    /// Runs in the host's network namespace (`host`) rather than one of its own, which is
+    /// named after the container ([`ContainerState::netns`]). Written and read as `netns`:
+    /// the name, or null.
+    #[serde(rename = "netns", deserialize_with = "on_host_from_netns")]
+    pub on_host: bool,
     /// In attachment order (eth0 first); `host` and `none` give no endpoint. Most containers
     /// have one, kept inline: read with its container rather than through a pointer.
     pub endpoints: Endpoints,
     pub ports: ThinVec<PortState>,
-    pub run: Option<String>,
+    pub run: Option<Box<str>>,
     pub resolver: Resolver,
     /// Upstream resolvers declared for this container (empty: the host's).
     pub dns: ThinVec<IpAddr>,
@@ -142,7 +145,18 @@ pub struct ContainerState {
 /// The two localhost lines every container's /etc/hosts starts with.
 const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
+/// A container's recorded `netns` (its name, or null) as whether it runs on the host.
+fn on_host_from_netns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<Name>::deserialize(d)?.is_none())
+}
+
 impl ContainerState {
+    /// The container's own network namespace, named after it; None when it runs in the
+    /// host's.
+    pub fn netns(&self) -> Option<&str> {
+        (!self.on_host).then_some(self.name.as_str())
+    }
+
     /// Contents of the container's /etc/hosts: localhost, the container's name on the
     /// addresses of its first endpoint, then its legacy links.
     pub fn hosts(&self) -> String {
@@ -177,7 +191,7 @@ impl Serialize for ContainerState {
         let mut s = serializer.serialize_struct("ContainerState", fields)?;
         s.serialize_field("name", &self.name)?;
         s.serialize_field("id", &self.id)?;
-        s.serialize_field("netns", &self.netns)?;
+        s.serialize_field("netns", &self.netns())?;
         s.serialize_field("endpoints", &self.endpoints)?;
         s.serialize_field("ports", &self.ports)?;
         s.serialize_field("run", &self.run)?;
@@ -397,5 +411,18 @@ mod tests {
             let back: Result<Interface, _> = serde_json::from_value(bad.into());
             assert!(back.is_err(), "{bad:?} read as {back:?}");
         }
+    }
+
+    #[test]
+    fn netns_is_written_as_the_name_or_null_and_read_back() {
+        let d = desired("container web {}\ncontainer agent { network host }\n");
+        let json = serde_json::to_value(&d).unwrap_or_default();
+        assert_eq!(json["containers"][0]["netns"], "web");
+        assert!(json["containers"][1]["netns"].is_null());
+        let back: Result<Desired, _> = serde_json::from_value(json);
+        let back = back.unwrap_or_default();
+        let netns: Vec<Option<&str>> = back.containers.iter().map(ContainerState::netns).collect();
+        assert_eq!(netns, [Some("web"), None]);
+        assert_eq!(back, d);
     }
 }

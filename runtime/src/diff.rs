@@ -214,7 +214,7 @@ fn network_forces(name: &str) -> bool {
 fn container_attrs(c: &ContainerState) -> Attrs {
     let mut a = Attrs::new();
     a.put("state", quote(if c.stopped { "stopped" } else { "running" }));
-    a.put("netns", c.netns.as_deref().map_or_else(|| quote("(host)"), quote));
+    a.put("netns", c.netns().map_or_else(|| quote("(host)"), quote));
     a.opt("run", c.run.as_deref().map(quote));
     a.put("resolver", quote(&format!("{:?}", c.resolver).to_lowercase()));
     a.list("dns", &c.dns);

@@ -255,7 +255,7 @@ impl Lab {
             .desired
             .containers
             .iter()
-            .filter_map(|c| c.netns.as_deref().map(str::to_string))
+            .filter_map(|c| c.netns().map(str::to_string))
             .collect();
         for ns in names {
             lab.add_netns(&ns)?;

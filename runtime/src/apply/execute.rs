@@ -101,11 +101,7 @@ pub fn prepare(env: Env, new: &Desired) -> Result<Ready, ApplyError> {
     let w = wanted(new, &facts.resolv_conf);
     let mut names = w.namespaces();
     if let Some(r) = &facts.recorded {
-        names.extend(
-            r.containers
-                .iter()
-                .filter_map(|c| c.netns.as_deref().map(str::to_string)),
-        );
+        names.extend(r.containers.iter().filter_map(|c| c.netns().map(str::to_string)));
     }
     names.sort();
     names.dedup();
@@ -526,16 +522,12 @@ pub(crate) fn operations(
     let recorded = facts.recorded.as_ref();
     let recorded_netns: Vec<String> = recorded
         .iter()
-        .flat_map(|r| {
-            r.containers
-                .iter()
-                .filter_map(|c| c.netns.as_deref().map(str::to_string))
-        })
+        .flat_map(|r| r.containers.iter().filter_map(|c| c.netns().map(str::to_string)))
         .collect();
     let recorded_veths = recorded
         .iter()
         .flat_map(|r| r.containers.iter())
-        .filter_map(|c| Some((c.netns.as_deref()?, c)))
+        .filter_map(|c| Some((c.netns()?, c)))
         .flat_map(|(ns, c)| {
             c.endpoints
                 .iter()
@@ -799,7 +791,7 @@ pub fn record_partial(
     let netns = |name: &str| observed.netns(name).is_some_and(|n| n.is_netplan());
     let mut out = base.clone();
     out.networks.retain(|n| n.bridge.as_deref().is_none_or(host_link));
-    out.containers.retain(|c| c.netns.as_deref().is_none_or(netns));
+    out.containers.retain(|c| c.netns().is_none_or(netns));
     for c in &mut out.containers {
         if !c.stopped {
             c.endpoints.retain(|e| host_link(&e.host_veth));
@@ -813,7 +805,7 @@ pub fn record_partial(
         }
         let kept: HashSet<Name> = out.containers.iter().map(|c| c.name.clone()).collect();
         for c in &r.containers {
-            if !kept.contains(&c.name) && c.netns.as_deref().is_some_and(netns) {
+            if !kept.contains(&c.name) && c.netns().is_some_and(netns) {
                 out.containers.push(c.clone());
             }
         }

@@ -166,9 +166,9 @@ pub fn networks(applied: &[Desired], query: &str, live: Option<&Observed>) -> Ve
             config = config.or(Some(n));
             for c in d.containers.iter().filter(|c| running(c)) {
                 let on = match n.kind {
-                    NetworkKind::Host => c.netns.is_none(),
+                    NetworkKind::Host => c.on_host,
                     NetworkKind::None => {
-                        c.netns.is_some() && c.endpoints.is_empty() && c.resolver == Resolver::Unchanged
+                        !c.on_host && c.endpoints.is_empty() && c.resolver == Resolver::Unchanged
                     }
                     _ => false,
                 };
@@ -213,8 +213,8 @@ fn network_id(d: &Desired, name: &str) -> ids::Id {
 /// `NetworkSettings.Networks` of a container, as `docker inspect` shows it.
 fn settings(d: &Desired, c: &ContainerState, live: Option<&Observed>) -> Map<String, Value> {
     let mut nets = Map::new();
-    if c.netns.is_none() || (c.endpoints.is_empty() && c.resolver == Resolver::Unchanged) {
-        let name = if c.netns.is_none() { "host" } else { "none" };
+    if c.on_host || (c.endpoints.is_empty() && c.resolver == Resolver::Unchanged) {
+        let name = if c.on_host { "host" } else { "none" };
         nets.insert(
             name.into(),
             json!({
@@ -286,7 +286,7 @@ pub fn container(d: &Desired, c: &ContainerState, live: Option<&Observed>) -> Va
         },
         "Config": { "Labels": { "netplan.topology": d.topology } },
         "NetworkSettings": {
-            "SandboxKey": c.netns.as_ref().map(|n| format!("/run/netns/{n}")).unwrap_or_default(),
+            "SandboxKey": c.netns().map(|n| format!("/run/netns/{n}")).unwrap_or_default(),
             "Networks": settings(d, c, live),
         },
     })

@@ -59,10 +59,7 @@ pub(crate) fn names(
             }
         }
         for o in others {
-            if o.containers
-                .iter()
-                .any(|c| c.netns.as_deref() == Some(n.name.as_str()))
-            {
+            if o.containers.iter().any(|c| c.netns() == Some(n.name.as_str())) {
                 return Err(clash(object, Some(o.topology.clone()), topo, what));
             }
         }

@@ -165,7 +165,7 @@ fn drift_is_seen_and_repaired() {
         .delete_link(None, &bridge_b)
         .unwrap_or_else(|e| panic!("{e}"));
     host.flush_firewall();
-    let c1_ns = d.containers[0].netns.clone().unwrap_or_default();
+    let c1_ns = d.containers[0].netns().unwrap_or_default().to_string();
     f.kernel.set_link_down(Some(&c1_ns), "lo");
     let found = drift(env, &d).unwrap_or_else(|e| panic!("{e}"));
     let text: Vec<String> = found

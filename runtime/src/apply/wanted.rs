@@ -159,7 +159,7 @@ pub(crate) fn wanted(d: &Desired, host_resolv: &str) -> Wanted {
         });
     }
     for c in &d.containers {
-        if let Some(ns) = &c.netns {
+        if let Some(ns) = c.netns() {
             w.netns.push(WantNetns {
                 name: ns.to_string(),
                 container: c.name.to_string(),
@@ -188,8 +188,8 @@ pub(crate) fn wanted(d: &Desired, host_resolv: &str) -> Wanted {
         if let (Some(run), false) = (&c.run, c.stopped) {
             w.processes.push(WantProcess {
                 container: c.name.to_string(),
-                netns: c.netns.as_deref().map(str::to_string),
-                argv: vec!["/bin/sh".into(), "-c".into(), run.clone()],
+                netns: c.netns().map(str::to_string),
+                argv: vec!["/bin/sh".into(), "-c".into(), run.to_string()],
             });
         }
     }

@@ -58,7 +58,7 @@ pub fn needs_service(applied: &[Desired]) -> bool {
     applied
         .iter()
         .flat_map(|d| &d.containers)
-        .any(|c| c.resolver == Resolver::Embedded && c.netns.is_some())
+        .any(|c| c.resolver == Resolver::Embedded && !c.on_host)
 }
 
 /// Whether `ip` is the embedded server itself (never used as an upstream: no loops).

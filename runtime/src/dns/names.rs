@@ -302,7 +302,7 @@ impl Snapshot {
             }
         }
         for c in &d.containers {
-            let Some(netns) = &c.netns else { continue };
+            let Some(netns) = c.netns() else { continue };
             if c.resolver != Resolver::Embedded || c.stopped {
                 continue;
             }
@@ -335,7 +335,7 @@ impl Snapshot {
                 upstreams,
                 forward,
             };
-            if let Some(other) = self.views.get(netns.as_str()) {
+            if let Some(other) = self.views.get(netns) {
                 self.warnings.push(format!(
                     "namespace {netns} is claimed by container {} of topology {} and by container {} of \
                      topology {}; the first one is served",

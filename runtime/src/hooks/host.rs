@@ -113,7 +113,7 @@ impl HookHost for OfflineHost {
     fn resolve(&self, container: &str, name: &str, _timeout: Duration) -> Result<Vec<IpAddr>, String> {
         let c = find(&self.desired, container)?;
         let qname = name.trim_end_matches('.').to_ascii_lowercase();
-        let view = match (&c.netns, c.resolver) {
+        let view = match (c.netns(), c.resolver) {
             (Some(ns), Resolver::Embedded) => self.snapshot.view(ns),
             _ => None,
         };

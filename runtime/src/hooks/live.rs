@@ -48,7 +48,7 @@ impl LiveHost {
                 let topology = self.states.first().map_or("", |d| d.topology.as_str());
                 format!("topology `{topology}` has no container `{name}`")
             })?;
-        let Some(ns) = &c.netns else {
+        let Some(ns) = c.netns() else {
             return Err(format!(
                 "container `{name}` shares the host's network namespace; hooks only act inside container namespaces"
             ));

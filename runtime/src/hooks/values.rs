@@ -155,7 +155,7 @@ pub fn container(c: &ContainerState) -> Dynamic {
     map([
         ("name", text(c.name.clone())),
         ("id", text(c.id.hex())),
-        ("netns", opt(c.netns.as_deref())),
+        ("netns", opt(c.netns())),
         ("stopped", Dynamic::from_bool(c.stopped)),
         ("run", opt(c.run.as_deref())),
         ("resolver", word(&c.resolver)),

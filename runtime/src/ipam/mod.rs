@@ -880,10 +880,10 @@ fn container_state(
     ContainerState {
         name: c.name.clone(),
         id: ids::id(&topo.name, "container", &[&c.name]),
-        netns: (!on_host).then(|| c.name.clone()),
+        on_host,
         endpoints,
         ports,
-        run: c.run.clone(),
+        run: c.run.as_deref().map(Box::from),
         resolver,
         dns: c.dns.iter().copied().collect(),
         link_hosts: ThinVec::new(),
