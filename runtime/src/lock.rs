@@ -107,6 +107,10 @@ impl<V> NameMap<V> {
         self.find(name).ok().map(|i| &self.entries[i].1)
     }
 
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut V> {
+        self.find(name).ok().map(|i| &mut self.entries[i].1)
+    }
+
     pub fn contains_key(&self, name: &str) -> bool {
         self.find(name).is_ok()
     }
@@ -156,6 +160,15 @@ impl<V> NameMap<V> {
 /// merged in. So rebuilding the lock of a topology that kept its containers sorts nothing:
 /// linear rather than n log n name comparisons, and each entry is written where it stays
 /// rather than gathered in a list first. Like `collect`: of equal names, the last one wins.
+/// Where [`Placed::put`] put an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// At the earlier map's position.
+    At(usize),
+    /// Among the entries the earlier map did not hold.
+    Rest(usize),
+}
+
 pub struct Placed<V> {
     /// The earlier map's positions, each holding an empty entry until it is put.
     slots: Vec<(Name, V)>,
@@ -172,15 +185,32 @@ impl<V: Default> Placed<V> {
         }
     }
 
-    /// Adds an entry; `position` is where the earlier map held `name`, if it did.
-    pub fn put(&mut self, position: Option<usize>, name: Name, value: V) {
-        match position.and_then(|p| Some((self.slots.get_mut(p)?, self.filled.get_mut(p)?))) {
-            Some((slot, filled)) => {
+    /// Adds an entry; `position` is where the earlier map held `name`, if it did. The slot
+    /// it went to finds it again until the map is finished.
+    pub fn put(&mut self, position: Option<usize>, name: Name, value: V) -> Slot {
+        match position.and_then(|p| Some((p, self.slots.get_mut(p)?, self.filled.get_mut(p)?))) {
+            Some((p, slot, filled)) => {
                 *slot = (name, value);
                 *filled = true;
+                Slot::At(p)
             }
-            None => self.rest.push((name, value)),
+            None => {
+                self.rest.push((name, value));
+                Slot::Rest(self.rest.len() - 1)
+            }
         }
+    }
+
+    /// The value put into `slot`.
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut V> {
+        let entry = match slot {
+            Slot::At(p) => self
+                .slots
+                .get_mut(p)
+                .filter(|_| self.filled.get(p) == Some(&true)),
+            Slot::Rest(i) => self.rest.get_mut(i),
+        };
+        entry.map(|(_, v)| v)
     }
 
     pub fn finish(self) -> NameMap<V> {
@@ -517,8 +547,16 @@ mod tests {
             }
             // The merge itself, without the fallback sort that would hide a wrong one.
             let mut placed = Placed::new(prior.len());
+            let mut slots = Vec::new();
             for (position, name, v) in entries {
-                placed.put(position, name, v);
+                // Put with the value negated, then set through the slot.
+                let slot = placed.put(position, name, -v);
+                slots.push((slot, v));
+            }
+            for (slot, v) in slots {
+                if let Some(value) = placed.get_mut(slot) {
+                    *value = v;
+                }
             }
             let merged = placed.merge();
             let got: Vec<(String, i32)> = merged.iter().map(|(k, v)| (k.to_string(), *v)).collect();

@@ -6,6 +6,7 @@
 //! carried into the new lock.
 
 mod addrs;
+mod containers;
 pub mod pools;
 mod ports;
 
@@ -14,15 +15,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netplan_lang::Diag;
-use netplan_lang::model::{Container, Driver, Mac, Network, NetworkKind, Topology};
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use thin_vec::ThinVec;
+use netplan_lang::model::{Driver, Mac, Network, NetworkKind, Topology};
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::desired::*;
 use crate::ids;
-use crate::lock::{ContainerLock, EndpointLock, Lock, NameMap, NetworkLock, Placed};
-use crate::positions::Positions;
+use crate::lock::{Lock, NetworkLock};
 pub use addrs::SubnetAlloc;
+use containers::Passes;
 use pools::overlaps;
 use ports::PortAlloc;
 
@@ -69,6 +69,15 @@ pub struct Allocated {
 
 /// Builds the desired state. Errors (an exhausted pool or subnet) carry spans into the file.
 pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<Allocated, Vec<Diag>> {
+    allocate_in(topo, lock, host, Passes::One)
+}
+
+fn allocate_in(
+    topo: &Topology,
+    lock: &Lock,
+    host: &HostReserved,
+    passes: Passes,
+) -> Result<Allocated, Vec<Diag>> {
     let mut b = Builder {
         topo,
         lock,
@@ -89,20 +98,21 @@ pub fn allocate(topo: &Topology, lock: &Lock, host: &HostReserved) -> Result<All
         .map(|(i, n)| (n.name.as_str(), i))
         .collect();
     let networks = b.networks(host, &net_index);
-    let mut allocs = Builder::subnet_allocators(&networks);
-    // On the shared default bridge, what other topologies hold is taken before anything.
-    for a in allocs.iter_mut().filter(|a| a.shared) {
-        for al in [a.v4.as_mut(), a.v6.as_mut()].into_iter().flatten() {
-            for &ip in host.default_bridge.keys() {
-                if al.assignable(ip) {
-                    al.reserve(ip);
+    let fresh = || {
+        let mut allocs = Builder::subnet_allocators(&networks);
+        // On the shared default bridge, what other topologies hold is taken before anything.
+        for a in allocs.iter_mut().filter(|a| a.shared) {
+            for al in [a.v4.as_mut(), a.v6.as_mut()].into_iter().flatten() {
+                for &ip in host.default_bridge.keys() {
+                    if al.assignable(ip) {
+                        al.reserve(ip);
+                    }
                 }
             }
         }
-    }
-    let (mut facts, counts) = b.facts(&net_index, &mut allocs);
-    b.keep_locked(&mut facts, &mut allocs);
-    let (containers, records) = b.containers(&networks, &facts, &counts, &mut allocs);
+        allocs
+    };
+    let (containers, records) = b.containers(&networks, &net_index, &fresh, passes);
     if !b.errors.is_empty() {
         return Err(b.errors);
     }
@@ -146,32 +156,6 @@ struct Builder<'a> {
     lock_positions: Vec<Option<usize>>,
 }
 
-/// What IPAM knows of one attachment before choosing addresses: its network (an index
-/// into the networks) and the addresses the lock holds for it (once the lock has been
-/// checked: the ones kept). Positions are 32-bit: there is one of these per attachment,
-/// read three times, and at 40 rather than 56 bytes more of them stay in the caches.
-#[derive(Debug, Clone, Copy)]
-struct AtFacts {
-    net: Option<u32>,
-    locked4: Option<Ipv4Addr>,
-    locked6: Option<Ipv6Addr>,
-    /// Which container and attachment (positions), to name them in a note.
-    container: u32,
-    attachment: u32,
-}
-
-impl AtFacts {
-    fn net(&self) -> Option<usize> {
-        self.net.map(|n| n as usize)
-    }
-}
-
-/// A position as stored in [`AtFacts`]; one past `u32::MAX` positions would name nothing,
-/// which no lookup finds.
-fn position32(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
-}
-
 /// Per network: the allocator of each subnet family.
 #[derive(Default)]
 struct NetAllocs {
@@ -179,16 +163,6 @@ struct NetAllocs {
     v6: Option<SubnetAlloc>,
     /// The default bridge, whose addresses other topologies share.
     shared: bool,
-}
-
-/// Per network: how many attachments and names (container names and aliases) it has, to
-/// size what is built for it once. Apart from the allocators, which are many times larger:
-/// counting reads every container's network in turn, and with 1,000 networks the counts
-/// then stay in the caches where the allocators would not.
-#[derive(Default, Clone, Copy)]
-struct NetCounts {
-    attachments: u32,
-    names: u32,
 }
 
 impl<'a> Builder<'a> {
@@ -356,7 +330,8 @@ impl<'a> Builder<'a> {
     }
 
     /// One allocator per subnet family and network (indexed like `nets`), with everything
-    /// reserved by rule (gateway, aux); static addresses are reserved by [`Self::facts`].
+    /// reserved by rule (gateway, aux); static and locked addresses are reserved as the
+    /// containers are read.
     fn subnet_allocators(nets: &[NetState]) -> Vec<NetAllocs> {
         nets.iter()
             .map(|n| {
@@ -380,421 +355,6 @@ impl<'a> Builder<'a> {
             })
             .collect()
     }
-
-    // ------------------------------------------------------------------ containers
-
-    /// One pass over every attachment of every container: its network, the addresses the
-    /// lock holds for it, and every static address reserved in its subnet. Everything after
-    /// this that does not need the file's names works on these facts, in one compact
-    /// vector, rather than going over the containers again: with 10,000 containers they no
-    /// longer stay in the caches from one pass to the next.
-    fn facts(
-        &mut self,
-        net_index: &HashMap<&str, usize>,
-        allocs: &mut [NetAllocs],
-    ) -> (Vec<AtFacts>, Vec<NetCounts>) {
-        let topo = self.topo;
-        // The lock's containers by name, hashed: one probe per container rather than a
-        // binary search over all of them. The position is kept for the new lock.
-        let (locked, _) = Positions::new(self.lock.containers.as_slice(), |e| e.0.as_str());
-        self.lock_positions = Vec::with_capacity(topo.containers.len());
-        let mut out = Vec::with_capacity(topo.containers.iter().map(|c| c.attachments.len()).sum());
-        let mut counts = vec![NetCounts::default(); allocs.len()];
-        for (ci, c) in topo.containers.iter().enumerate() {
-            if !c.publish.is_empty() {
-                self.publishing.push(ci);
-            }
-            let position = locked.find(&c.name);
-            self.lock_positions.push(position);
-            let cl = position.and_then(|i| self.lock.containers.value_at(i));
-            for (ai, at) in c.attachments.iter().enumerate() {
-                let net = net_index.get(at.network.as_str()).copied();
-                let mut f = AtFacts {
-                    net: net.and_then(|n| u32::try_from(n).ok()),
-                    locked4: None,
-                    locked6: None,
-                    container: position32(ci),
-                    attachment: position32(ai),
-                };
-                let Some(n) = net.and_then(|i| counts.get_mut(i)) else {
-                    out.push(f);
-                    continue;
-                };
-                n.attachments = n.attachments.saturating_add(1);
-                let names = u32::try_from(1 + at.aliases.len()).unwrap_or(u32::MAX);
-                n.names = n.names.saturating_add(names);
-                // Static addresses are rare: the allocators are read only for them.
-                if (at.ip.is_some() || at.ip6.is_some())
-                    && let Some(a) = net.and_then(|i| allocs.get_mut(i))
-                {
-                    if let (Some(ip), Some(al)) = (at.ip, a.v4.as_mut()) {
-                        al.reserve(IpAddr::V4(ip));
-                    }
-                    if let (Some(ip), Some(al)) = (at.ip6, a.v6.as_mut()) {
-                        al.reserve(IpAddr::V6(ip));
-                    }
-                }
-                if let Some(el) = cl.and_then(|cl| cl.endpoints.get(&at.network)) {
-                    f.locked4 = el.ipv4.filter(|_| at.ip.is_none());
-                    f.locked6 = el.ipv6.filter(|_| at.ip6.is_none());
-                }
-                out.push(f);
-            }
-        }
-        for (a, n) in allocs.iter_mut().zip(&counts) {
-            for al in [a.v4.as_mut(), a.v6.as_mut()].into_iter().flatten() {
-                al.make_room(n.attachments as usize);
-            }
-        }
-        (out, counts)
-    }
-
-    /// Keeps every locked dynamic address that still fits (in declaration order: of two
-    /// endpoints locked to one address, the first keeps it); `facts` then holds the kept
-    /// addresses only.
-    fn keep_locked(&mut self, facts: &mut [AtFacts], allocs: &mut [NetAllocs]) {
-        let topo = self.topo;
-        for f in facts {
-            if f.locked4.is_none() && f.locked6.is_none() {
-                continue;
-            }
-            let Some(a) = f.net().and_then(|i| allocs.get_mut(i)) else {
-                continue;
-            };
-            // The names are read only for a note.
-            let subject = || {
-                let c = topo.containers.get(f.container as usize);
-                let at = c.and_then(|c| c.attachments.get(f.attachment as usize));
-                (
-                    c.map_or("", |c| c.name.as_str()),
-                    at.map_or("", |at| at.network.as_str()),
-                )
-            };
-            let host = self.host;
-            let held = |ip: IpAddr| if a.shared { host.bridge_holder(ip) } else { None };
-            f.locked4 = f
-                .locked4
-                .map(IpAddr::V4)
-                .and_then(|ip| keep_locked(a.v4.as_mut(), ip, held(ip), subject, &mut self.notes))
-                .and_then(as_v4);
-            f.locked6 = f
-                .locked6
-                .map(IpAddr::V6)
-                .and_then(|ip| keep_locked(a.v6.as_mut(), ip, held(ip), subject, &mut self.notes))
-                .and_then(|a| match a {
-                    IpAddr::V6(x) => Some(x),
-                    IpAddr::V4(_) => None,
-                });
-        }
-    }
-
-    /// Every container's endpoints, lowest free address first, in declaration order; and
-    /// each network's DNS records (container names and aliases, in declaration order).
-    fn containers(
-        &mut self,
-        nets: &[NetState],
-        facts: &[AtFacts],
-        counts: &[NetCounts],
-        allocs: &mut [NetAllocs],
-    ) -> (Vec<ContainerState>, Vec<Vec<DnsRecord>>) {
-        let topo = self.topo;
-        let mut records: Vec<Vec<DnsRecord>> = nets
-            .iter()
-            .zip(counts)
-            .map(|(n, c)| {
-                if n.has_dns() {
-                    Vec::with_capacity(c.names as usize)
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        let mut taken_veths: HashSet<VethKey> =
-            HashSet::with_capacity_and_hasher(facts.len(), Default::default());
-        let mut ports = PortAlloc::new(topo, self.lock, &self.publishing);
-        let mut out = Vec::with_capacity(topo.containers.len());
-        // The containers the lock held keep its order.
-        let mut locks = Placed::new(self.lock.containers.len());
-        // Whether any endpoint on the default bridge has legacy links.
-        let mut legacy_links = false;
-        let mut at_index = 0;
-        for (ci, c) in topo.containers.iter().enumerate() {
-            let base = at_index;
-            at_index += c.attachments.len();
-            let mine = facts.get(base..at_index).unwrap_or_default();
-            let mut endpoints = Endpoints::with_capacity(c.attachments.len());
-            let mut clock = ContainerLock {
-                endpoints: NameMap::with_capacity(c.attachments.len()),
-                ..ContainerLock::default()
-            };
-            let mut default_route_taken = false;
-            // The default route's endpoint and its network's host address, for `publish`.
-            let mut route: Option<(usize, Option<IpAddr>)> = None;
-            let mut kinds = Kinds::default();
-            for (f, at) in mine.iter().zip(&c.attachments) {
-                let Some(ni) = f.net() else {
-                    continue;
-                };
-                let (Some(net), Some(a)) = (nets.get(ni), allocs.get_mut(ni)) else {
-                    continue;
-                };
-                kinds.add(net.kind);
-                if net.has_dns()
-                    && let Some(r) = records.get_mut(ni)
-                {
-                    r.push(DnsRecord {
-                        name: c.name.clone(),
-                        container: c.name.clone(),
-                        alias: false,
-                    });
-                    r.extend(at.aliases.iter().map(|a| DnsRecord {
-                        name: a.clone(),
-                        container: c.name.clone(),
-                        alias: true,
-                    }));
-                }
-                if !matches!(net.kind, NetworkKind::User | NetworkKind::DefaultBridge) {
-                    continue;
-                }
-                legacy_links |= net.kind == NetworkKind::DefaultBridge && !at.links.is_empty();
-                let v4 = match (at.ip, f.locked4) {
-                    (Some(ip), _) | (None, Some(ip)) => Some(ip),
-                    (None, None) => match a.v4.as_mut() {
-                        Some(al) => match al.take_lowest().and_then(as_v4) {
-                            Some(ip) => Some(ip),
-                            None => {
-                                self.full(c, at, net, al.subnet());
-                                None
-                            }
-                        },
-                        None => None,
-                    },
-                };
-                let v6 = if net.ipv6 {
-                    match (at.ip6, f.locked6) {
-                        (Some(ip), _) | (None, Some(ip)) => Some(ip),
-                        (None, None) => match a.v6.as_mut() {
-                            Some(al) => match al.take_lowest() {
-                                Some(IpAddr::V6(ip)) => Some(ip),
-                                _ => {
-                                    self.full(c, at, net, al.subnet());
-                                    None
-                                }
-                            },
-                            None => None,
-                        },
-                    }
-                } else {
-                    None
-                };
-                clock
-                    .endpoints
-                    .insert(at.network.clone(), EndpointLock { ipv4: v4, ipv6: v6 });
-                let s4 = net.subnet4();
-                let s6 = net.subnet6();
-                let id = ids::id(&topo.name, "endpoint", &[&c.name, &at.network]);
-                let host_veth = ids::veth_name(&id, |n| taken_veths.contains(&veth_key(n)));
-                taken_veths.insert(veth_key(&host_veth));
-                let default_route = !default_route_taken && !net.internal;
-                default_route_taken |= default_route;
-                if default_route {
-                    route = Some((endpoints.len(), net.host_ip));
-                }
-                endpoints.push(Endpoint {
-                    network: at.network.clone(),
-                    interface: Interface::at(endpoints.len()),
-                    host_veth,
-                    ipv4: v4
-                        .zip(s4)
-                        .and_then(|(ip, s)| Ipv4Net::new(ip, s.cidr.prefix_len()).ok()),
-                    ipv6: v6
-                        .zip(s6)
-                        .and_then(|(ip, s)| Ipv6Net::new(ip, s.cidr.prefix_len()).ok()),
-                    gateway4: s4.and_then(|s| as_v4(s.gateway)),
-                    gateway6: s6.and_then(|s| match s.gateway {
-                        IpAddr::V6(g) => Some(g),
-                        IpAddr::V4(_) => None,
-                    }),
-                    static_ipv4: at.ip.is_some(),
-                    static_ipv6: at.ip6.is_some(),
-                    mac: at.mac.unwrap_or_else(|| mac_for(v4, &id)),
-                    mtu: net.mtu,
-                    aliases: at.aliases.iter().cloned().collect(),
-                    links: at
-                        .links
-                        .iter()
-                        .map(|l| LinkState {
-                            target: l.target.clone(),
-                            alias: l.alias.clone(),
-                        })
-                        .collect(),
-                    default_route,
-                    id,
-                });
-            }
-            let route = route.and_then(|(e, host_ip)| Some((endpoints.get(e)?, host_ip)));
-            let port_states = ports.assign(c, route, &mut clock);
-            if !clock.endpoints.is_empty() || !clock.ports.is_empty() {
-                let position = self.lock_positions.get(ci).copied().flatten();
-                locks.put(position, c.name.clone(), clock);
-            }
-            out.push(container_state(topo, c, endpoints, port_states, kinds));
-        }
-        self.new_lock.containers = locks.finish();
-        if legacy_links {
-            add_legacy_links(&mut out, nets, &topo.networks);
-        }
-        (out, records)
-    }
-
-    fn full(&mut self, c: &Container, at: &netplan_lang::model::Attachment, net: &NetState, subnet: IpNet) {
-        self.errors.push(
-            Diag::error(
-                "netplan::ipam::subnet_full",
-                format!(
-                    "no free address left in {subnet} for container `{}` on network `{}`",
-                    c.name, net.name
-                ),
-            )
-            .primary(at.span, "this attachment needs an address")
-            .help("use a larger subnet or ip-range for the network, or fewer containers on it"),
-        );
-    }
-}
-
-/// A host veth name as a fixed-size key, so that remembering the names in use allocates
-/// nothing per endpoint: the bytes, then the length. [`ids::veth_name`] never makes a name
-/// longer than [`ids::IFNAMSIZ`] bytes, so the key is exact.
-type VethKey = [u8; ids::IFNAMSIZ + 1];
-
-fn veth_key(name: &str) -> VethKey {
-    let mut k = [0u8; ids::IFNAMSIZ + 1];
-    let b = name.as_bytes();
-    let n = b.len().min(ids::IFNAMSIZ);
-    k[..n].copy_from_slice(&b[..n]);
-    k[ids::IFNAMSIZ] = u8::try_from(b.len()).unwrap_or(u8::MAX);
-    k
-}
-
-/// The kinds of network a container is attached to.
-#[derive(Debug, Clone, Copy, Default)]
-struct Kinds {
-    host: bool,
-    user: bool,
-    default_bridge: bool,
-}
-
-impl Kinds {
-    fn add(&mut self, kind: NetworkKind) {
-        match kind {
-            NetworkKind::Host => self.host = true,
-            NetworkKind::User => self.user = true,
-            NetworkKind::DefaultBridge => self.default_bridge = true,
-            NetworkKind::None => {}
-        }
-    }
-}
-
-/// Legacy links on the default bridge become /etc/hosts entries of the linking container.
-fn add_legacy_links(out: &mut [ContainerState], nets: &[NetState], declared: &[Network]) {
-    // A name stands for its last declaration, as in every lookup by name here.
-    let net_index: HashMap<&str, usize> = declared
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
-    let on_default_bridge = |network: &str| {
-        net_index
-            .get(network)
-            .and_then(|&i| nets.get(i))
-            .is_some_and(|n| n.kind == NetworkKind::DefaultBridge)
-    };
-    let extras: Vec<(usize, ThinVec<LinkHost>)> = {
-        let addr_on: HashMap<(&str, &str), Ipv4Addr> = out
-            .iter()
-            .flat_map(|c| {
-                c.endpoints
-                    .iter()
-                    .filter_map(move |e| Some(((c.name.as_str(), e.network.as_str()), e.ipv4?.addr())))
-            })
-            .collect();
-        out.iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let lines: ThinVec<LinkHost> = c
-                    .endpoints
-                    .iter()
-                    .filter(|e| on_default_bridge(&e.network))
-                    .flat_map(|e| {
-                        e.links.iter().filter_map(|l| {
-                            let ip = addr_on.get(&(l.target.as_str(), e.network.as_str()))?;
-                            Some(LinkHost {
-                                ip: *ip,
-                                alias: l.alias.clone(),
-                                target: l.target.clone(),
-                            })
-                        })
-                    })
-                    .collect();
-                (!lines.is_empty()).then_some((i, lines))
-            })
-            .collect()
-    };
-    for (i, lines) in extras {
-        if let Some(c) = out.get_mut(i) {
-            c.link_hosts = lines;
-        }
-    }
-}
-
-fn as_v4(a: IpAddr) -> Option<Ipv4Addr> {
-    match a {
-        IpAddr::V4(x) => Some(x),
-        IpAddr::V6(_) => None,
-    }
-}
-
-/// Keeps a locked address if it still fits the subnet and is not taken; notes it otherwise.
-/// `subject` names the endpoint: (container, network).
-fn keep_locked<'s>(
-    alloc: Option<&mut SubnetAlloc>,
-    ip: IpAddr,
-    held_by: Option<&str>,
-    subject: impl FnOnce() -> (&'s str, &'s str),
-    notes: &mut Vec<Note>,
-) -> Option<IpAddr> {
-    let alloc = alloc?;
-    let why = if !alloc.assignable(ip) {
-        Some(format!("is no longer inside {}", alloc.subnet()))
-    } else if let Some(who) = held_by {
-        Some(format!("is held by {who} on the shared default bridge"))
-    } else if alloc.is_taken(ip) {
-        Some("is now a gateway, aux or static address".to_string())
-    } else {
-        None
-    };
-    if let Some(why) = why {
-        notes.push(Note {
-            address: {
-                let (c, n) = subject();
-                format!("endpoint.{c}.{n}")
-            },
-            message: format!("locked address {ip} {why}; choosing a new one"),
-        });
-        return None;
-    }
-    alloc.reserve(ip);
-    Some(ip)
-}
-
-/// `02:42` and the four IPv4 bytes, as Docker did; without IPv4, a locally administered
-/// MAC from the endpoint id.
-fn mac_for(v4: Option<Ipv4Addr>, id: &ids::Id) -> Mac {
-    let o = match v4 {
-        Some(ip) => ip.octets(),
-        None => [id.0[0], id.0[1], id.0[2], id.0[3]],
-    };
-    Mac([0x02, 0x42, o[0], o[1], o[2], o[3]])
 }
 
 fn net_state(topo: &Topology, n: &Network, v4: Option<Ipv4Net>, v6: Option<Ipv6Net>) -> NetState {
@@ -859,34 +419,5 @@ fn first_host(net: IpNet) -> IpAddr {
             IpAddr::V4(if n.prefix_len() >= 31 { base } else { base + 1 }.into())
         }
         IpNet::V6(n) => IpAddr::V6((u128::from(n.network()) + 1).into()),
-    }
-}
-
-fn container_state(
-    topo: &Topology,
-    c: &Container,
-    endpoints: Endpoints,
-    ports: ThinVec<PortState>,
-    kinds: Kinds,
-) -> ContainerState {
-    let on_host = kinds.host;
-    let resolver = if kinds.user {
-        Resolver::Embedded
-    } else if kinds.default_bridge {
-        Resolver::Host
-    } else {
-        Resolver::Unchanged
-    };
-    ContainerState {
-        name: c.name.clone(),
-        id: ids::id(&topo.name, "container", &[&c.name]),
-        on_host,
-        endpoints,
-        ports,
-        run: c.run.as_deref().map(Box::from),
-        resolver,
-        dns: c.dns.iter().copied().collect(),
-        link_hosts: ThinVec::new(),
-        stopped: false,
     }
 }
