@@ -121,16 +121,17 @@ fn prefixed(prefix: &str, id: &Id) -> CompactString {
 pub const DEFAULT_BRIDGE: &str = "netplan0";
 
 /// Host end of an endpoint's veth pair: `vnp` and 12 hex of the endpoint id (15 bytes).
-/// `taken` says whether a name is already used; the name grows a suffix digit until free.
-pub fn veth_name(endpoint_id: &Id, taken: impl Fn(&str) -> bool) -> CompactString {
+/// `claim` takes a name if it is free and says whether it did; the name grows a suffix
+/// digit until one is claimed. Claiming in one step lets the caller look a name up once.
+pub fn veth_name(endpoint_id: &Id, mut claim: impl FnMut(&str) -> bool) -> CompactString {
     let base = prefixed("vnp", endpoint_id);
-    if !taken(&base) {
+    if claim(&base) {
         return base;
     }
     // Astronomically rare: a 48-bit prefix collision. Trade the last hex for a digit.
     for d in 0..10 {
         let cand = compact_str::format_compact!("{}{d}", &base[..IFNAMSIZ - 1]);
-        if !taken(&cand) {
+        if claim(&cand) {
             return cand;
         }
     }
@@ -170,10 +171,12 @@ mod tests {
     #[test]
     fn veth_names_fit_and_dodge_collisions() {
         let e = id("t", "endpoint", &["c", "n"]);
-        let n = veth_name(&e, |_| false);
+        let mut taken = std::collections::HashSet::new();
+        let n = veth_name(&e, |x| taken.insert(x.to_string()));
         assert!(n.len() <= IFNAMSIZ);
-        let m = veth_name(&e, |x| x == n);
+        let m = veth_name(&e, |x| taken.insert(x.to_string()));
         assert_ne!(m, n);
         assert!(m.len() <= IFNAMSIZ);
+        assert_eq!(taken.len(), 2, "each name claimed once: {taken:?}");
     }
 }

@@ -85,7 +85,7 @@ struct Pass {
 /// How many containers' names one network is expected to hold: as many as there are per
 /// network on average. What is sized by it then grows only for the crowded networks, and
 /// all of it together holds about as many entries as there are attachments.
-fn per_network(topo: &Topology) -> usize {
+pub(super) fn per_network(topo: &Topology) -> usize {
     topo.containers.len() / topo.networks.len().max(1) + 1
 }
 
@@ -135,18 +135,6 @@ impl<'a> Builder<'a> {
         fresh: &dyn Fn() -> Vec<NetAllocs>,
         passes: Passes,
     ) -> (Vec<ContainerState>, Vec<Vec<DnsRecord>>) {
-        let per_net = per_network(self.topo);
-        let fresh = || {
-            let mut allocs = fresh();
-            for al in allocs
-                .iter_mut()
-                .flat_map(|a| [a.v4.as_mut(), a.v6.as_mut()])
-                .flatten()
-            {
-                al.make_room(per_net);
-            }
-            allocs
-        };
         let mut allocs = fresh();
         let notes = self.notes.len();
         let one = match passes {
@@ -357,8 +345,7 @@ impl<'a> Builder<'a> {
                 .endpoints
                 .insert(at.network.clone(), EndpointLock { ipv4: v4, ipv6: v6 });
             let id = ids::id(&topo.name, "endpoint", &[&c.name, &at.network]);
-            let host_veth = ids::veth_name(&id, |n| pass.taken_veths.contains(&veth_key(n)));
-            pass.taken_veths.insert(veth_key(&host_veth));
+            let host_veth = ids::veth_name(&id, |n| pass.taken_veths.insert(veth_key(n)));
             let default_route = !default_route_taken && !net.internal;
             default_route_taken |= default_route;
             if default_route {

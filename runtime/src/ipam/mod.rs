@@ -99,7 +99,7 @@ fn allocate_in(
         .collect();
     let networks = b.networks(host, &net_index);
     let fresh = || {
-        let mut allocs = Builder::subnet_allocators(&networks);
+        let mut allocs = Builder::subnet_allocators(&networks, containers::per_network(topo));
         // On the shared default bridge, what other topologies hold is taken before anything.
         for a in allocs.iter_mut().filter(|a| a.shared) {
             for al in [a.v4.as_mut(), a.v6.as_mut()].into_iter().flatten() {
@@ -331,8 +331,9 @@ impl<'a> Builder<'a> {
 
     /// One allocator per subnet family and network (indexed like `nets`), with everything
     /// reserved by rule (gateway, aux); static and locked addresses are reserved as the
-    /// containers are read.
-    fn subnet_allocators(nets: &[NetState]) -> Vec<NetAllocs> {
+    /// containers are read. Each has room for `room` addresses besides, so that it is
+    /// allocated once.
+    fn subnet_allocators(nets: &[NetState], room: usize) -> Vec<NetAllocs> {
         nets.iter()
             .map(|n| {
                 let mut a = NetAllocs {
@@ -341,6 +342,7 @@ impl<'a> Builder<'a> {
                 };
                 for s in &n.subnets {
                     let mut alloc = SubnetAlloc::new(s.cidr, s.ip_range);
+                    alloc.make_room(room + 1 + s.aux.len());
                     alloc.reserve(s.gateway);
                     for addr in s.aux.values() {
                         alloc.reserve(*addr);
