@@ -134,30 +134,70 @@ struct Attrs {
     list: Vec<(Cow<'static, str>, String)>,
 }
 
+/// A value as the plan shows it, made into text once and then moved, not copied.
+trait Shown {
+    fn shown(self) -> String;
+}
+
+impl Shown for String {
+    fn shown(self) -> String {
+        self
+    }
+}
+
+impl Shown for bool {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for u32 {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+
 impl Attrs {
     fn new() -> Self {
         Attrs {
             list: Vec::with_capacity(16),
         }
     }
-    fn put(&mut self, name: impl Into<Cow<'static, str>>, value: impl ToString) {
-        self.list.push((name.into(), value.to_string()));
+    fn put(&mut self, name: impl Into<Cow<'static, str>>, value: impl Shown) {
+        self.list.push((name.into(), value.shown()));
     }
-    fn opt<T: ToString>(&mut self, name: &'static str, value: Option<T>) {
+    fn opt(&mut self, name: &'static str, value: Option<impl Shown>) {
         if let Some(v) = value {
-            self.put(name, v.to_string());
+            self.put(name, v);
         }
     }
+    /// `[“a”, “b”]`: each value's text quoted, written into one string.
     fn list<T: ToString>(&mut self, name: &'static str, values: &[T]) {
-        if !values.is_empty() {
-            let items: Vec<String> = values.iter().map(|v| format!("{:?}", v.to_string())).collect();
-            self.put(name, format!("[{}]", items.join(", ")));
+        use std::fmt::Write as _;
+        if values.is_empty() {
+            return;
         }
+        let mut text = String::from("[");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            let _ = write!(text, "{:?}", v.to_string());
+        }
+        text.push(']');
+        self.put(name, text);
     }
 }
 
 fn quote(s: &str) -> String {
     format!("{s:?}")
+}
+
+/// An enum's variant name in lower case, quoted (`"bridge"`), in one allocation.
+fn quote_lower(v: impl std::fmt::Debug) -> String {
+    let mut text = format!("\"{v:?}\"");
+    text.make_ascii_lowercase();
+    text
 }
 
 /// A quoted value whose text never needs escaping (addresses, subnets, MACs): the same as
@@ -169,7 +209,7 @@ fn quote_plain(v: impl std::fmt::Display) -> String {
 fn network_attrs(n: &NetState) -> Attrs {
     let mut a = Attrs::new();
     a.put("id", quote_plain(n.id.short()));
-    a.put("driver", quote(&format!("{:?}", n.driver).to_lowercase()));
+    a.put("driver", quote_lower(n.driver));
     a.opt("bridge", n.bridge.as_deref().map(quote));
     for s in &n.subnets {
         let v4 = s.cidr.addr().is_ipv4();
@@ -192,7 +232,7 @@ fn network_attrs(n: &NetState) -> Attrs {
     a.put("masquerade", n.masquerade);
     a.put("internal", n.internal);
     a.opt("host_ip", n.host_ip.map(quote_plain));
-    a.put("alias_mode", quote(&format!("{:?}", n.alias_mode).to_lowercase()));
+    a.put("alias_mode", quote_lower(n.alias_mode));
     for (k, v) in &n.labels {
         a.put(format!("labels.{k}"), quote(v));
     }
@@ -216,7 +256,7 @@ fn container_attrs(c: &ContainerState) -> Attrs {
     a.put("state", quote(if c.stopped { "stopped" } else { "running" }));
     a.put("netns", c.netns().map_or_else(|| quote("(host)"), quote));
     a.opt("run", c.run.as_deref().map(quote));
-    a.put("resolver", quote(&format!("{:?}", c.resolver).to_lowercase()));
+    a.put("resolver", quote_lower(c.resolver));
     a.list("dns", &c.dns);
     let ports: Vec<String> = c
         .ports
