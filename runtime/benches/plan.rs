@@ -6,7 +6,7 @@
 //! Two measurements of the same work:
 //! - `warm`: the plan run again and again. The 1,000-container case then stays in the CPU's
 //!   2 MB L2 cache from one run to the next; the 10,000-container one (9 MB of input and up
-//!   to 9 MB allocated by the plan) cannot. This is the one the growth target (10x objects,
+//!   to 7 MB allocated by the plan) cannot. This is the one the growth target (10x objects,
 //!   at most 12x time) is read on.
 //! - `cold`: the caches are flushed before every run, as `netplan plan` meets them: it plans
 //!   once per process, after reading the file, the lock, the recorded state and the kernel.
