@@ -120,7 +120,11 @@ pub struct ContainerState {
     /// Runs in the host's network namespace (`host`) rather than one of its own, which is
     /// named after the container ([`ContainerState::netns`]). Written and read as `netns`:
     /// the name, or null.
-    #[serde(rename = "netns", deserialize_with = "on_host_from_netns")]
+    #[serde(
+        rename = "netns",
+        deserialize_with = "on_host_from_netns",
+        default = "on_host_without_netns"
+    )]
     pub on_host: bool,
     /// In attachment order (eth0 first); `host` and `none` give no endpoint. Most containers
     /// have one, kept inline: read with its container rather than through a pointer.
@@ -148,6 +152,11 @@ const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-
 /// A container's recorded `netns` (its name, or null) as whether it runs on the host.
 fn on_host_from_netns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Option::<Name>::deserialize(d)?.is_none())
+}
+
+/// No `netns` recorded reads as null, as it did when the name was kept.
+fn on_host_without_netns() -> bool {
+    true
 }
 
 impl ContainerState {
@@ -424,5 +433,12 @@ mod tests {
         let netns: Vec<Option<&str>> = back.containers.iter().map(ContainerState::netns).collect();
         assert_eq!(netns, [Some("web"), None]);
         assert_eq!(back, d);
+        // Without the key it reads as null, as the optional name it was.
+        let mut bare = serde_json::to_value(&d.containers[0]).unwrap_or_default();
+        if let Some(o) = bare.as_object_mut() {
+            o.remove("netns");
+        }
+        let bare: Result<ContainerState, _> = serde_json::from_value(bare);
+        assert_eq!(bare.ok().map(|c| c.on_host), Some(true));
     }
 }

@@ -171,7 +171,7 @@ impl Attrs {
             self.put(name, v);
         }
     }
-    /// `[“a”, “b”]`: each value's text quoted, written into one string.
+    /// `["a", "b"]`: each value's text quoted, written into one string.
     fn list<T: ToString>(&mut self, name: &'static str, values: &[T]) {
         use std::fmt::Write as _;
         if values.is_empty() {

@@ -154,12 +154,6 @@ impl<V> NameMap<V> {
     }
 }
 
-/// Builds a [`NameMap`] from entries most of which take the place of the entry of the same
-/// name in an earlier map of `slots` entries (`put` with `Some(p)`: the name is the one at
-/// position `p` there). Those land in order as they come; only the others are sorted, then
-/// merged in. So rebuilding the lock of a topology that kept its containers sorts nothing:
-/// linear rather than n log n name comparisons, and each entry is written where it stays
-/// rather than gathered in a list first. Like `collect`: of equal names, the last one wins.
 /// Where [`Placed::put`] put an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -169,6 +163,12 @@ pub enum Slot {
     Rest(usize),
 }
 
+/// Builds a [`NameMap`] from entries most of which take the place of the entry of the same
+/// name in an earlier map of `slots` entries (`put` with `Some(p)`: the name is the one at
+/// position `p` there). Those go straight to their slots; only the others are sorted, then
+/// merged in. So rebuilding the lock of a topology that kept its containers sorts nothing:
+/// linear rather than n log n name comparisons, and each entry is written where it stays
+/// rather than gathered in a list first. Like `collect`: of equal names, the last one wins.
 pub struct Placed<V> {
     /// The earlier map's positions, each holding an empty entry until it is put.
     slots: Vec<(Name, V)>,

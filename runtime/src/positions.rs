@@ -22,8 +22,8 @@ fn hash(name: &str) -> u64 {
 
 impl<'a, T> Positions<'a, T> {
     /// Indexes `items` by `name`. Of objects of one name the last is found, as in a map
-    /// filled in order; the second value says whether every name was unique. Objects past
-    /// the 4-billionth are not indexed.
+    /// filled in order; the second value says whether every name was unique (and every
+    /// object indexed: those past the 4-billionth are not).
     pub(crate) fn new(items: &'a [T], name: fn(&T) -> &str) -> (Self, bool) {
         let mut p = Self::empty(items, name);
         let mut unique = true;
@@ -46,7 +46,7 @@ impl<'a, T> Positions<'a, T> {
     /// an object of that name was indexed before (which it then stands in for) or there is
     /// no object `i` to index.
     pub(crate) fn insert(&mut self, i: usize) -> bool {
-        let (Ok(i32), Some(item)) = (u32::try_from(i), self.items.get(i)) else {
+        let (Ok(at), Some(item)) = (u32::try_from(i), self.items.get(i)) else {
             return false;
         };
         let (items, name) = (self.items, self.name);
@@ -57,11 +57,11 @@ impl<'a, T> Positions<'a, T> {
             .entry(hash(key), |&j| name_at(j) == key, |&j| hash(name_at(j)))
         {
             Entry::Occupied(mut e) => {
-                *e.get_mut() = i32;
+                *e.get_mut() = at;
                 false
             }
             Entry::Vacant(e) => {
-                e.insert(i32);
+                e.insert(at);
                 true
             }
         }

@@ -117,7 +117,7 @@ impl Pass {
 /// Which passes [`Builder::containers`] may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Passes {
-    /// One, unless a static address turns out to be held from the lock.
+    /// One, unless a static address turns out to be taken already.
     One,
     /// Two from the start (to compare both in tests).
     #[cfg_attr(not(test), expect(dead_code))]
