@@ -6,12 +6,16 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
+use ipnet::IpNet;
+use netplan_lang::model::Mac;
 use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
-use crate::desired::{ContainerState, Desired, Endpoint, NetState};
+use crate::desired::{ContainerState, Desired, Endpoint, Interface, NetState};
+use crate::ids::Id;
 use crate::ipam::Note;
 use crate::positions::Positions;
 
@@ -128,45 +132,72 @@ impl Plan {
     }
 }
 
-/// Attributes of an object as ordered (name, value) pairs, and which of them force a
-/// replacement when they change.
-struct Attrs {
-    list: Vec<(Cow<'static, str>, String)>,
+/// Attributes of an object as ordered (name, value) pairs. The values are kept as they are
+/// in the object and made into text only when shown: an update compares them first, and
+/// only the ones that changed are written out.
+struct Attrs<'a> {
+    list: Vec<(Cow<'static, str>, Value<'a>)>,
 }
 
-/// A value as the plan shows it, made into text once and then moved, not copied.
-trait Shown {
-    fn shown(self) -> String;
+/// An attribute's value before it is text. Each attribute is always listed as the same
+/// kind of value, so two are equal exactly when their texts are.
+#[derive(Debug, PartialEq)]
+enum Value<'a> {
+    /// A string, quoted with escapes.
+    Quoted(&'a str),
+    /// A value whose text never needs escaping (addresses, subnets, MACs), quoted.
+    Plain(Plain),
+    Bool(bool),
+    Number(u32),
+    /// Text made already (lists, enum names).
+    Text(String),
 }
 
-impl Shown for String {
-    fn shown(self) -> String {
-        self
+#[derive(Debug, PartialEq)]
+enum Plain {
+    Net(IpNet),
+    Ip(IpAddr),
+    Mac(Mac),
+    Interface(Interface),
+    ShortId(Id),
+}
+
+impl Value<'_> {
+    fn text(&self) -> String {
+        match self {
+            Value::Quoted(s) => quote(s),
+            Value::Plain(p) => match p {
+                Plain::Net(n) => quote_plain(n),
+                Plain::Ip(ip) => quote_plain(ip),
+                Plain::Mac(m) => quote_plain(m),
+                Plain::Interface(i) => quote_plain(i),
+                Plain::ShortId(id) => quote_plain(id.short()),
+            },
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Text(t) => t.clone(),
+        }
+    }
+
+    /// The text, taking it when it was made already.
+    fn into_text(self) -> String {
+        match self {
+            Value::Text(t) => t,
+            v => v.text(),
+        }
     }
 }
 
-impl Shown for bool {
-    fn shown(self) -> String {
-        self.to_string()
-    }
-}
-
-impl Shown for u32 {
-    fn shown(self) -> String {
-        self.to_string()
-    }
-}
-
-impl Attrs {
+impl<'a> Attrs<'a> {
     fn new() -> Self {
         Attrs {
             list: Vec::with_capacity(16),
         }
     }
-    fn put(&mut self, name: impl Into<Cow<'static, str>>, value: impl Shown) {
-        self.list.push((name.into(), value.shown()));
+    fn put(&mut self, name: impl Into<Cow<'static, str>>, value: Value<'a>) {
+        self.list.push((name.into(), value));
     }
-    fn opt(&mut self, name: &'static str, value: Option<impl Shown>) {
+    fn opt(&mut self, name: &'static str, value: Option<Value<'a>>) {
         if let Some(v) = value {
             self.put(name, v);
         }
@@ -185,7 +216,7 @@ impl Attrs {
             let _ = write!(text, "{:?}", v.to_string());
         }
         text.push(']');
-        self.put(name, text);
+        self.put(name, Value::Text(text));
     }
 }
 
@@ -194,10 +225,10 @@ fn quote(s: &str) -> String {
 }
 
 /// An enum's variant name in lower case, quoted (`"bridge"`), in one allocation.
-fn quote_lower(v: impl std::fmt::Debug) -> String {
+fn quote_lower(v: impl std::fmt::Debug) -> Value<'static> {
     let mut text = format!("\"{v:?}\"");
     text.make_ascii_lowercase();
-    text
+    Value::Text(text)
 }
 
 /// A quoted value whose text never needs escaping (addresses, subnets, MACs): the same as
@@ -206,11 +237,19 @@ fn quote_plain(v: impl std::fmt::Display) -> String {
     format!("\"{v}\"")
 }
 
-fn network_attrs(n: &NetState) -> Attrs {
+fn net(n: impl Into<IpNet>) -> Value<'static> {
+    Value::Plain(Plain::Net(n.into()))
+}
+
+fn ip(a: impl Into<IpAddr>) -> Value<'static> {
+    Value::Plain(Plain::Ip(a.into()))
+}
+
+fn network_attrs(n: &NetState) -> Attrs<'_> {
     let mut a = Attrs::new();
-    a.put("id", quote_plain(n.id.short()));
+    a.put("id", Value::Plain(Plain::ShortId(n.id)));
     a.put("driver", quote_lower(n.driver));
-    a.opt("bridge", n.bridge.as_deref().map(quote));
+    a.opt("bridge", n.bridge.as_deref().map(Value::Quoted));
     for s in &n.subnets {
         let v4 = s.cidr.addr().is_ipv4();
         let fam = if v4 { "ipv4" } else { "ipv6" };
@@ -219,25 +258,25 @@ fn network_attrs(n: &NetState) -> Attrs {
         } else {
             ["ipv6.subnet", "ipv6.gateway", "ipv6.ip_range"]
         };
-        a.put(subnet, quote_plain(s.cidr));
-        a.put(gateway, quote_plain(s.gateway));
-        a.opt(ip_range, s.ip_range.map(quote_plain));
+        a.put(subnet, net(s.cidr));
+        a.put(gateway, ip(s.gateway));
+        a.opt(ip_range, s.ip_range.map(net));
         for (k, v) in &s.aux {
-            a.put(format!("{fam}.aux.{k}"), quote_plain(v));
+            a.put(format!("{fam}.aux.{k}"), ip(*v));
         }
     }
-    a.put("ipv6", n.ipv6);
-    a.put("mtu", n.mtu);
-    a.put("icc", n.icc);
-    a.put("masquerade", n.masquerade);
-    a.put("internal", n.internal);
-    a.opt("host_ip", n.host_ip.map(quote_plain));
+    a.put("ipv6", Value::Bool(n.ipv6));
+    a.put("mtu", Value::Number(n.mtu));
+    a.put("icc", Value::Bool(n.icc));
+    a.put("masquerade", Value::Bool(n.masquerade));
+    a.put("internal", Value::Bool(n.internal));
+    a.opt("host_ip", n.host_ip.map(ip));
     a.put("alias_mode", quote_lower(n.alias_mode));
     for (k, v) in &n.labels {
-        a.put(format!("labels.{k}"), quote(v));
+        a.put(format!("labels.{k}"), Value::Quoted(v));
     }
     for (k, v) in &n.options {
-        a.put(format!("options.{k}"), quote(v));
+        a.put(format!("options.{k}"), Value::Quoted(v));
     }
     a
 }
@@ -251,11 +290,14 @@ fn network_forces(name: &str) -> bool {
         || name.ends_with(".ip_range")
 }
 
-fn container_attrs(c: &ContainerState) -> Attrs {
+fn container_attrs(c: &ContainerState) -> Attrs<'_> {
     let mut a = Attrs::new();
-    a.put("state", quote(if c.stopped { "stopped" } else { "running" }));
-    a.put("netns", c.netns().map_or_else(|| quote("(host)"), quote));
-    a.opt("run", c.run.as_deref().map(quote));
+    a.put(
+        "state",
+        Value::Quoted(if c.stopped { "stopped" } else { "running" }),
+    );
+    a.put("netns", Value::Quoted(c.netns().unwrap_or("(host)")));
+    a.opt("run", c.run.as_deref().map(Value::Quoted));
     a.put("resolver", quote_lower(c.resolver));
     a.list("dns", &c.dns);
     let ports: Vec<String> = c
@@ -281,16 +323,16 @@ fn container_forces(name: &str) -> bool {
     name == "netns"
 }
 
-fn endpoint_attrs(e: &Endpoint) -> Attrs {
+fn endpoint_attrs(e: &Endpoint) -> Attrs<'_> {
     let mut a = Attrs::new();
-    a.put("interface", quote_plain(e.interface));
-    a.put("host_veth", quote(&e.host_veth));
-    a.opt("ipv4", e.ipv4.map(quote_plain));
-    a.opt("ipv6", e.ipv6.map(quote_plain));
-    a.opt("gateway4", e.gateway4.map(quote_plain));
-    a.opt("gateway6", e.gateway6.map(quote_plain));
-    a.put("mac", quote_plain(e.mac));
-    a.put("mtu", e.mtu);
+    a.put("interface", Value::Plain(Plain::Interface(e.interface)));
+    a.put("host_veth", Value::Quoted(&e.host_veth));
+    a.opt("ipv4", e.ipv4.map(net));
+    a.opt("ipv6", e.ipv6.map(net));
+    a.opt("gateway4", e.gateway4.map(ip));
+    a.opt("gateway6", e.gateway6.map(ip));
+    a.put("mac", Value::Plain(Plain::Mac(e.mac)));
+    a.put("mtu", Value::Number(e.mtu));
     a.list("aliases", &e.aliases);
     let links: Vec<String> = e
         .links
@@ -298,7 +340,7 @@ fn endpoint_attrs(e: &Endpoint) -> Attrs {
         .map(|l| format!("{} as {}", l.target, l.alias))
         .collect();
     a.list("links", &links);
-    a.put("default_route", e.default_route);
+    a.put("default_route", Value::Bool(e.default_route));
     a
 }
 
@@ -307,22 +349,25 @@ fn endpoint_forces(name: &str) -> bool {
 }
 
 /// All attributes of one side, for create and delete.
-fn one_side(attrs: Attrs, created: bool) -> Vec<AttrChange> {
+fn one_side(attrs: Attrs<'_>, created: bool) -> Vec<AttrChange> {
     attrs
         .list
         .into_iter()
-        .map(|(name, v)| AttrChange {
-            name,
-            old: (!created).then(|| v.clone()),
-            new: created.then_some(v),
-            forces_replacement: false,
+        .map(|(name, v)| {
+            let v = v.into_text();
+            AttrChange {
+                name,
+                old: (!created).then(|| v.clone()),
+                new: created.then_some(v),
+                forces_replacement: false,
+            }
         })
         .collect()
 }
 
 /// The attributes that differ, in the order of the new side (then removed ones), and how
-/// many are the same.
-fn compare(old: Attrs, new: Attrs, forces: fn(&str) -> bool) -> (Vec<AttrChange>, usize) {
+/// many are the same. Only the ones that differ are made into text.
+fn compare(old: Attrs<'_>, new: Attrs<'_>, forces: fn(&str) -> bool) -> (Vec<AttrChange>, usize) {
     let mut out = Vec::new();
     // Both sides are listed by one function, so they usually name the same attributes in
     // the same order: then they compare pairwise, without looking names up.
@@ -333,8 +378,8 @@ fn compare(old: Attrs, new: Attrs, forces: fn(&str) -> bool) -> (Vec<AttrChange>
                 let forces_replacement = forces(&name);
                 out.push(AttrChange {
                     name,
-                    old: Some(o),
-                    new: Some(v),
+                    old: Some(o.into_text()),
+                    new: Some(v.into_text()),
                     forces_replacement,
                 });
             }
@@ -342,15 +387,15 @@ fn compare(old: Attrs, new: Attrs, forces: fn(&str) -> bool) -> (Vec<AttrChange>
         let unchanged = listed - out.len();
         return (out, unchanged);
     }
-    let old_map: BTreeMap<&str, &str> = old.list.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
-    let new_map: BTreeMap<&str, &str> = new.list.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
+    let old_map: BTreeMap<&str, &Value<'_>> = old.list.iter().map(|(k, v)| (k.as_ref(), v)).collect();
+    let new_map: BTreeMap<&str, &Value<'_>> = new.list.iter().map(|(k, v)| (k.as_ref(), v)).collect();
     for (k, v) in &new.list {
         match old_map.get(k.as_ref()) {
             Some(o) if *o == v => {}
             o => out.push(AttrChange {
                 name: k.clone(),
-                old: o.map(|s| s.to_string()),
-                new: Some(v.clone()),
+                old: o.map(|o| o.text()),
+                new: Some(v.text()),
                 forces_replacement: forces(k),
             }),
         }
@@ -359,7 +404,7 @@ fn compare(old: Attrs, new: Attrs, forces: fn(&str) -> bool) -> (Vec<AttrChange>
         if !new_map.contains_key(k.as_ref()) {
             out.push(AttrChange {
                 name: k.clone(),
-                old: Some(v.clone()),
+                old: Some(v.text()),
                 new: None,
                 forces_replacement: forces(k),
             });
@@ -531,7 +576,7 @@ struct Named<'a> {
 struct Rules<T> {
     name: fn(&T) -> &str,
     same: fn(&T, &T) -> bool,
-    attrs: fn(&T) -> Attrs,
+    attrs: fn(&T) -> Attrs<'_>,
     forces: fn(&str) -> bool,
     object: fn(&T) -> Option<Object>,
 }
