@@ -15,7 +15,6 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use crate::desired::{ContainerState, Desired, Endpoint, Interface, NetState};
-use crate::ids::Id;
 use crate::ipam::Note;
 use crate::positions::Positions;
 
@@ -159,7 +158,6 @@ enum Plain {
     Ip(IpAddr),
     Mac(Mac),
     Interface(Interface),
-    ShortId(Id),
 }
 
 impl Value<'_> {
@@ -171,7 +169,6 @@ impl Value<'_> {
                 Plain::Ip(ip) => quote_plain(ip),
                 Plain::Mac(m) => quote_plain(m),
                 Plain::Interface(i) => quote_plain(i),
-                Plain::ShortId(id) => quote_plain(id.short()),
             },
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
@@ -247,7 +244,8 @@ fn ip(a: impl Into<IpAddr>) -> Value<'static> {
 
 fn network_attrs(n: &NetState) -> Attrs<'_> {
     let mut a = Attrs::new();
-    a.put("id", Value::Plain(Plain::ShortId(n.id)));
+    // The short form is what is shown, so it is what is compared.
+    a.put("id", Value::Text(quote_plain(n.id.short())));
     a.put("driver", quote_lower(n.driver));
     a.opt("bridge", n.bridge.as_deref().map(Value::Quoted));
     for s in &n.subnets {
