@@ -13,9 +13,10 @@
 //! which the pass learns too late. Then it starts over the way the rule is stated: every
 //! static and locked address first, then the containers.
 
+use super::ports::PortAlloc;
 use super::{
     Builder, Diag, IpAddr, IpNet, Ipv4Addr, Ipv4Net, Ipv6Addr, Ipv6Net, Lock, Mac, NetAllocs, Note,
-    PortAlloc, SubnetAlloc, ids,
+    SubnetAlloc, ids,
 };
 use crate::desired::*;
 use crate::lock::{ContainerLock, EndpointLock, NameMap, Placed, Slot};

@@ -24,7 +24,6 @@ use crate::lock::{Lock, NetworkLock};
 pub use addrs::SubnetAlloc;
 use containers::Passes;
 use pools::overlaps;
-use ports::PortAlloc;
 
 /// Host ports for `publish` without one come from Docker's ephemeral range.
 pub const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 49153..=65535;
